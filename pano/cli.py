@@ -1,0 +1,95 @@
+"""The ``pano`` command line: a click group whose commands live in :mod:`pano.commands`.
+
+Commands are imported lazily, so ``pano --help`` answers at once without importing torch.
+Every :class:`pano.errors.PanoError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from pano import __version__
+
+# name -> "module:attribute"; one line per command, in the order --help lists them.
+COMMANDS: dict[str, str] = {
+    "dream": "pano.commands.dream:dream",
+    "upscale": "pano.commands.upscale:upscale",
+    "beauty": "pano.commands.beauty:beauty",
+    "video": "pano.commands.video:video",
+    "view": "pano.commands.view:view",
+    "info": "pano.commands.info:info",
+    "models": "pano.commands.models:models",
+}
+
+SHORT_HELP: dict[str, str] = {
+    "dream": "DeepDream a photosphere, seamless and pole-correct.",
+    "upscale": "Upscale a photosphere with a Real-ESRGAN-class model.",
+    "beauty": "Train a pix2pix net on photos and repaint spheres with it.",
+    "video": "Run a filter over a 360 video or timelapse.",
+    "view": "Show photospheres and 360 videos in a browser or VR headset.",
+    "info": "Show what pano sees in an image file.",
+    "models": "List the models pano knows and where their weights are.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _available(name):
+            return None
+        module_name, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    module_name = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="pano")
+def cli() -> None:
+    """pano: neural-network dreams for 360° photospheres and videos.
+
+    \b
+    Examples:
+      pano dream sphere.jpg                 # writes sphere_dream.jpg
+      pano upscale sphere_dream.jpg --scale 4
+      pano view sphere.jpg sphere_dream.jpg # raw/dream crossfade, Enter VR
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback."""
+    try:
+        cli.main(args=argv, prog_name="pano", standalone_mode=False)
+    except click.ClickException as exc:  # PanoError and click's own usage errors
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("pano: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("pano: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except MemoryError:
+        click.echo("pano: error: out of memory: try a smaller --size or --tile", err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

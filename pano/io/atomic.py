@@ -1,0 +1,49 @@
+"""Atomic output: write to a temporary file beside the target, then rename; never leave half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pano.errors import OutputError
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check that ``path`` can be written: its folder exists and is writable, and it does not exist
+    (unless ``overwrite``). Raises :class:`OutputError` with a one-line message otherwise."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise OutputError(f"output {path} is a directory: name a file with -o/--output")
+    if path.exists() and not overwrite:
+        raise OutputError(f"output {path} already exists: use --overwrite or choose another name with -o")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} does not exist: create it or choose another -o/--output")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {folder} is not writable: choose another -o/--output")
+    return path
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it onto ``path``.
+
+    On any exception the temporary file is removed and ``path`` is left untouched. The temporary
+    name keeps the target's suffix, so encoders that look at it pick the right format.
+    """
+    path = check_output_path(path, overwrite)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if not overwrite and path.exists():
+            raise OutputError(f"output {path} appeared while pano was writing it: use --overwrite")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
