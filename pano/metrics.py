@@ -1,0 +1,94 @@
+"""Measures of how well a filter respects the sphere: wrap seam, cube-face edges, pole artefacts.
+
+All take an equirect ``(1, C, H, W)`` or ``(C, H, W)`` float tensor (any range) and work on its luminance.
+They are the acceptance measures of ``pano dream`` (see the README): lower is better for the first two
+(1.0 = no trace), the pole measure is 0 for a sphere whose poles look like its equator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from pano.sphere.rotation import rotation_matrix
+from pano.sphere.views import equirect_to_views
+
+
+def _luma(equi: Tensor) -> Tensor:
+    equi = equi.detach().float()
+    if equi.dim() == 3:
+        equi = equi[None]
+    if equi.shape[1] >= 3:
+        w = torch.tensor([0.299, 0.587, 0.114], device=equi.device).view(1, 3, 1, 1)
+        return (equi[:, :3] * w).sum(1, keepdim=True)
+    return equi[:, :1]
+
+
+def wrap_seam_ratio(equi: Tensor, *, max_lat_deg: float = 60.0, pairs: int = 8) -> float:
+    """Mean |difference| between the first and last column (rows within ``±max_lat_deg``) divided by the
+    mean |difference| of the ``pairs`` neighbouring column pairs on each side of the seam."""
+    y = _luma(equi)[0, 0]
+    h, w = y.shape
+    lat = (0.5 - (torch.arange(h, device=y.device) + 0.5) / h) * 180
+    y = y[lat.abs() <= max_lat_deg]
+    seam = (y[:, 0] - y[:, -1]).abs().mean()
+    left = (y[:, 1 : pairs + 1] - y[:, :pairs]).abs().mean()
+    right = (y[:, w - pairs :] - y[:, w - pairs - 1 : w - 1]).abs().mean()
+    return float(seam / ((left + right) / 2).clamp_min(1e-12))
+
+
+def _views(equi: Tensor, yaw, pitch, size: int) -> Tensor:
+    rots = rotation_matrix(torch.tensor(yaw, dtype=torch.float32), torch.tensor(pitch, dtype=torch.float32), 0.0)
+    return equirect_to_views(_luma(equi), rots, 90.0, size)[0, :, 0]  # (N, s, s)
+
+
+def cube_edge_ratio(equi: Tensor, *, size: int = 512, near: int = 3, far: int = 12) -> float:
+    """Median over the 12 edges of the unrotated cube of: gradient energy across the edge on the centre line of
+    a ``size``-px 90° view centred on the edge, divided by the median over the lines ``near..far`` px away."""
+    yaws = [45.0 + 90 * k for k in range(4)] + [90.0 * k for k in range(4)] * 2
+    pitches = [0.0] * 4 + [45.0] * 4 + [-45.0] * 4
+    views = _views(equi, yaws, pitches, size)
+    c = size // 2 - 1  # the edge lies between pixels c and c + 1
+    ratios = []
+    for k, view in enumerate(views):
+        vertical_edge = k < 4
+        d = (view[:, 1:] - view[:, :-1]) if vertical_edge else (view[1:, :] - view[:-1, :]).T
+        energy = (d * d).mean(0)  # per line, across the edge direction
+        others = torch.cat([energy[c - far : c - near + 1], energy[c + near : c + far + 1]])
+        ratios.append(energy[c] / others.median().clamp_min(1e-12))
+    return float(torch.stack(ratios).median())
+
+
+def ring_anisotropy(view: Tensor, rings=((0.01, 0.08), (0.08, 0.18), (0.18, 0.32))) -> Tensor:
+    """``(R - T) / (R + T)`` of the gradient energy split into radial and tangential parts about the view
+    centre, for rings given as fractions of the view size. Returns ``(len(rings),)``."""
+    s = view.shape[-1]
+    gy, gx = torch.gradient(view)
+    coords = torch.arange(s, device=view.device, dtype=view.dtype) + 0.5 - s / 2
+    yy, xx = coords[:, None].expand(s, s), coords[None, :].expand(s, s)
+    r = torch.sqrt(xx * xx + yy * yy).clamp_min(1e-6)
+    radial = (gx * xx + gy * yy) / r
+    tangential = (-gx * yy + gy * xx) / r
+    out = []
+    for lo, hi in rings:
+        m = (r >= lo * s) & (r < hi * s)
+        big_r, big_t = (radial[m] ** 2).sum(), (tangential[m] ** 2).sum()
+        out.append((big_r - big_t) / (big_r + big_t).clamp_min(1e-12))
+    return torch.stack(out)
+
+
+def pole_anisotropy(equi: Tensor, *, size: int = 512) -> float:
+    """Worst absolute difference, over three rings and both poles, between the ring anisotropy of a view
+    straight up/down and the same ring averaged over four views on the equator. A star at a pole pushes it
+    towards 1 (anisotropy -1), concentric rings too (anisotropy +1); an isotropic sphere scores near 0."""
+    views = _views(equi, [0.0, 0.0, 0.0, 90.0, 180.0, -90.0], [90.0, -90.0, 0.0, 0.0, 0.0, 0.0], size)
+    aniso = torch.stack([ring_anisotropy(v) for v in views])
+    equator = aniso[2:].mean(0)
+    return float((aniso[:2] - equator).abs().max())
+
+
+def sphere_scores(equi: Tensor) -> dict[str, float]:
+    """All three measures as a dict (``wrap``, ``cube_edges``, ``poles``)."""
+    return {"wrap": wrap_seam_ratio(equi), "cube_edges": cube_edge_ratio(equi), "poles": pole_anisotropy(equi)}
