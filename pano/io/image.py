@@ -1,0 +1,601 @@
+"""Photosphere image files: read and write JPEG, PNG, WebP and TIFF, keeping what matters.
+
+Reading gives a :class:`PanoImage`: RGB pixels as a ``(1, 3, H, W)`` float32 tensor in [0, 1], alpha
+apart, the bit depth (8 or 16), EXIF orientation applied, and the metadata to carry over (EXIF,
+ICC profile, XMP) plus the sphere geometry (GPano, see :mod:`pano.io.gpano`).
+
+Writing (:func:`write_image`) picks the format from the extension, keeps EXIF (orientation reset
+to 1, pixel dimensions updated) and an RGB ICC profile from the image it was made ``like``, writes
+a GPano XMP block for sphere output (Pillow >= 11.1 no longer carries XMP by itself), 16 bits where
+the format allows (PNG, TIFF), and is atomic (temporary file, then rename).
+
+Decoders: Pillow for 8-bit images and all metadata; OpenCV (``cv2.imdecode(IMREAD_UNCHANGED)``)
+for 16-bit PNG and TIFF, because Pillow truncates 16-bit colour to 8 bits. 16-bit PNG is written by
+OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF is written by OpenCV without metadata (OpenCV
+cannot embed it in TIFF; write PNG to keep both 16 bits and GPano). TIFF input keeps XMP and ICC
+but no EXIF block (TIFF tags are not EXIF).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from pano.errors import InputError, OutputError
+from pano.io.atomic import atomic_output, check_output_path
+from pano.io.gpano import SphereGeometry, gpano_xmp, parse_gpano
+
+ReadMode = Literal["sphere", "flat", "force-sphere"]
+Kind = Literal["full", "partial", "flat"]
+
+#: Default limit on decoded pixels (width x height): 300 MP, e.g. 24576 x 12288. Override with
+#: ``max_pixels`` (CLI: ``--max-pixels N``; 0 means no limit).
+DEFAULT_MAX_PIXELS = 300_000_000
+
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+_READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF"}
+_ORIENTATION = 0x0112
+_EXIF_IFD = 0x8769
+_PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is global
+
+
+@dataclass
+class PanoImage:
+    """A decoded image and what pano keeps from its file.
+
+    Attributes:
+        path: The file it was read from.
+        pixels: ``(1, 3, H, W)`` float32 RGB in [0, 1], EXIF orientation applied.
+        alpha: ``(1, 1, H, W)`` float32 in [0, 1], or None.
+        bit_depth: 8 or 16 (bits per channel in the file).
+        format: ``"JPEG"``, ``"PNG"``, ``"WEBP"`` or ``"TIFF"``.
+        exif: The raw EXIF block (``b"Exif\\0\\0..."``), or None.
+        icc: The ICC profile (RGB profiles only: a grey or CMYK profile is dropped once the pixels
+            are converted to RGB), or None.
+        xmp: The raw XMP packet, or None.
+        geometry: Where the pixels lie on the sphere (fitted to the decoded size), None for flat.
+        kind: ``"full"`` sphere, ``"partial"`` panorama, or ``"flat"`` photo.
+        gpano: The GPano block exactly as found in the file (source pixel units), or None.
+        orientation: The file's EXIF orientation (1-8; 1 when absent).
+        source_size: ``(width, height)`` of the full-resolution image after orientation (differs
+            from the pixels' size when read with ``reduce``).
+    """
+
+    path: Path
+    pixels: torch.Tensor
+    alpha: torch.Tensor | None = None
+    bit_depth: int = 8
+    format: str = "JPEG"
+    exif: bytes | None = None
+    icc: bytes | None = None
+    xmp: bytes | None = None
+    geometry: SphereGeometry | None = None
+    kind: Kind = "flat"
+    gpano: SphereGeometry | None = None
+    orientation: int = 1
+    source_size: tuple[int, int] = field(default=(0, 0))
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[-1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[-2])
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _check_input_path(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path} does not exist: check the file name")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image: name an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror}): check its permissions") from None
+    if size == 0:
+        raise InputError(f"{path} is empty (0 bytes): re-export or re-download it")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path} is not readable: check its permissions")
+
+
+def _open(path: Path):  # -> PIL.Image.Image, headers only
+    from PIL import Image, UnidentifiedImageError
+
+    with _PIL_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # pano applies its own max_pixels with a clear message
+        try:
+            return Image.open(path)
+        except UnidentifiedImageError:
+            raise InputError(
+                f"{path} is not an image pano can read: use a JPEG, PNG, WebP or TIFF file"
+            ) from None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise InputError(f"{path} is corrupt or unreadable ({_short(exc)}): re-export or re-download it") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if len(head) >= 26 and head[12:16] == b"IHDR" else 8
+
+
+def _file_bit_depth(im, fmt: str, path: Path) -> int:
+    if fmt == "PNG":
+        return 16 if _png_bit_depth(path) == 16 else 8
+    if fmt == "TIFF":
+        bits = im.tag_v2.get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return 16 if max(bits) == 16 else 8
+    return 8
+
+
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``(H, W[, C])`` array, as Pillow's ``exif_transpose``."""
+    t = (1, 0, 2) if arr.ndim == 3 else (1, 0)
+    if orientation == 2:
+        arr = arr[:, ::-1]
+    elif orientation == 3:
+        arr = arr[::-1, ::-1]
+    elif orientation == 4:
+        arr = arr[::-1]
+    elif orientation == 5:
+        arr = arr.transpose(t)
+    elif orientation == 6:
+        arr = np.rot90(arr, k=-1)
+    elif orientation == 7:
+        arr = arr[::-1, ::-1].transpose(t)
+    elif orientation == 8:
+        arr = np.rot90(arr, k=1)
+    return np.ascontiguousarray(arr)
+
+
+def _icc_space(icc: bytes | None) -> bytes:
+    return icc[16:20] if icc and len(icc) >= 20 else b""
+
+
+def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
+    """Decode 8-bit data with Pillow -> ``(H, W, 3|4)`` uint8 RGB(A)."""
+    from PIL import Image, ImageCms
+
+    w, h = im.size
+    if reduce > 1:
+        if im.format in ("JPEG", "MPO"):
+            im.draft(im.mode if im.mode in ("RGB", "L", "CMYK") else "RGB", (max(1, w // reduce), max(1, h // reduce)))
+    im.load()
+    if reduce > 1:
+        factor = max(1, round(im.size[0] / max(1, w // reduce)))
+        if factor > 1:
+            im = im.reduce(factor)
+    mode = im.mode
+    if mode == "CMYK":
+        icc = im.info.get("icc_profile")
+        converted = None
+        if icc and _icc_space(icc) == b"CMYK":
+            try:
+                import io as _io
+
+                src = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
+                converted = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                converted = None
+        im = converted if converted is not None else im.convert("RGB")
+    elif mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info):
+        im = im.convert("RGBA")
+    elif mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im)
+
+
+def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
+    """Decode 16-bit PNG/TIFF with OpenCV -> ``(H, W, 3|4)`` uint16 RGB(A)."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise InputError(f"{path} is corrupt or unreadable (16-bit decode failed): re-export or re-download it")
+    if arr.dtype != np.uint16:
+        arr = arr.astype(np.uint16) * 257 if arr.dtype == np.uint8 else np.clip(arr, 0, 65535).astype(np.uint16)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 2:  # grey + alpha
+        arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
+    elif arr.shape[2] == 3:
+        arr = arr[:, :, ::-1]
+    else:
+        arr = arr[:, :, [2, 1, 0, 3]]
+    if reduce > 1:
+        h, w = arr.shape[:2]
+        arr = cv2.resize(arr, (max(1, w // reduce), max(1, h // reduce)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(arr)
+
+
+def _to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
+    return torch.from_numpy(arr.astype(np.float32) / maxval).permute(2, 0, 1)[None].contiguous()
+
+
+def read_image(
+    path: str | os.PathLike,
+    mode: ReadMode = "sphere",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    reduce: int = 1,
+) -> PanoImage:
+    """Read a JPEG, PNG, WebP or TIFF image.
+
+    Args:
+        path: The file.
+        mode: ``"sphere"``: the image must be 2:1 or carry GPano, else :class:`InputError` names the
+            ways out; ``"force-sphere"``: treat any image as a full sphere (GPano still used when
+            present); ``"flat"``: no sphere checks, ``kind`` is ``"flat"``.
+        max_pixels: Refuse images with more pixels than this (decompression-bomb guard; 0 or None:
+            no limit). The message names ``--max-pixels N``.
+        reduce: Decode at about 1/``reduce`` of the size (fast JPEG DCT scaling where possible);
+            ``geometry`` is fitted to the decoded size, ``source_size`` keeps the full size.
+
+    Returns:
+        The :class:`PanoImage`.
+
+    Raises:
+        InputError: missing file, folder, empty, not an image, unsupported format, truncated or
+            corrupt data, too many pixels, or (mode ``"sphere"``) not a photosphere.
+    """
+    path = Path(path)
+    _check_input_path(path)
+    im = _open(path)
+    try:
+        fmt = _READ_FORMATS.get(im.format or "")
+        if fmt is None:
+            raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
+        w, h = im.size
+        if max_pixels and w * h > max_pixels:
+            raise InputError(
+                f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
+                f"if you trust the file, raise it with --max-pixels {w * h}"
+            )
+        info = im.info
+        xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+        if xmp is None and fmt == "TIFF":
+            xmp = im.tag_v2.get(700)
+        if isinstance(xmp, str):
+            xmp = xmp.encode("utf-8")
+        xmp = bytes(xmp) if xmp else None
+        icc = info.get("icc_profile") or None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif_obj = im.getexif()
+        try:
+            orientation = int(exif_obj.get(_ORIENTATION, 1) or 1)
+        except (TypeError, ValueError):
+            orientation = 1
+        orientation = orientation if 1 <= orientation <= 8 else 1
+        exif = info.get("exif") if fmt != "TIFF" else None
+        if isinstance(exif, bytes) and exif and not exif.startswith(b"Exif"):
+            exif = b"Exif\x00\x00" + exif  # PNG eXIf / WebP chunks have no header
+        bit_depth = _file_bit_depth(im, fmt, path)
+        reduce = max(1, int(reduce))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = _decode_cv2(path, reduce) if bit_depth == 16 else _decode_pillow(im, path, reduce)
+        except InputError:
+            raise
+        except MemoryError:
+            raise InputError(f"{path} is {w}x{h}: not enough memory to decode it, try a smaller image") from None
+        except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, SyntaxError, struct.error...
+            raise InputError(f"{path} is truncated or corrupt ({_short(exc)}): re-export or re-download it") from None
+    finally:
+        im.close()
+
+    if _icc_space(icc) != b"RGB ":
+        icc = None  # a grey/CMYK profile does not describe the RGB pixels pano makes
+    arr = _apply_orientation(arr, orientation)
+    maxval = 65535.0 if arr.dtype == np.uint16 else 255.0
+    alpha = _to_tensor(arr[:, :, 3:4], maxval) if arr.shape[2] == 4 else None
+    pixels = _to_tensor(arr[:, :, :3], maxval)
+    sw, sh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    gpano = parse_gpano(xmp)
+    img = PanoImage(path=path, pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
+                    icc=icc, xmp=xmp, gpano=gpano, orientation=orientation, source_size=(sw, sh))
+    img.geometry, img.kind = sphere_geometry(img, mode)
+    return img
+
+
+def is_two_to_one(width: int, height: int) -> bool:
+    """True when ``width`` is twice ``height`` to within a pixel (and 0.5 %)."""
+    return abs(width - 2 * height) <= max(2, 0.005 * width)
+
+
+def sphere_geometry(
+    img: PanoImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
+) -> tuple[SphereGeometry | None, Kind]:
+    """Where ``img`` lies on the sphere under ``mode`` (see :func:`read_image`).
+
+    Args:
+        img: A decoded image (its ``gpano`` and ``source_size`` are used).
+        mode: ``"sphere"``, ``"force-sphere"`` or ``"flat"``.
+        size: ``(width, height)`` to fit the geometry to; default the decoded pixels' size
+            (pass ``img.source_size`` for the file's own units).
+
+    Returns:
+        ``(geometry, kind)``; ``(None, "flat")`` for mode ``"flat"``.
+
+    Raises:
+        InputError: mode ``"sphere"`` and the image is neither 2:1 nor GPano-described.
+    """
+    if mode == "flat":
+        return None, "flat"
+    if mode not in ("sphere", "force-sphere"):
+        raise ValueError(f"mode must be 'sphere', 'flat' or 'force-sphere', got {mode!r}")
+    w, h = size if size is not None else (img.width, img.height)
+    sw, sh = img.source_size
+    g = img.gpano
+    if g is not None and mode == "sphere" and g.projection != "equirectangular":
+        raise InputError(
+            f"{img.path} is a {g.projection} panorama (GPano): pano needs equirectangular; use --flat to "
+            "process it as an ordinary photo"
+        )
+    if g is not None and g.projection == "equirectangular":
+        at_source = g.fitted(sw, sh)
+        if at_source is not None:
+            fitted = at_source.fitted(w, h)
+            if fitted is not None:
+                return fitted, "full" if fitted.is_full else "partial"
+        if mode == "sphere":
+            raise InputError(
+                f"{img.path} is {sw}x{sh} but its GPano block describes a {g.crop_width}x{g.crop_height} "
+                "crop: use --full-sphere to treat it as a full sphere, or --flat"
+            )
+    if mode == "force-sphere" or is_two_to_one(sw, sh):
+        return SphereGeometry.full_sphere(w, h), "full"
+    raise InputError(
+        f"{img.path.name} is {sw}x{sh}, neither 2:1 nor a GPano photosphere: use --flat to process it as an "
+        "ordinary photo, or --full-sphere to treat it as a full sphere anyway"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def _pixels_to_array(image: torch.Tensor | np.ndarray, bits: int) -> np.ndarray:
+    """A tensor ``(1, C, H, W)``/``(C, H, W)`` float in [0, 1] or an ``(H, W[, C])`` uint8/uint16 array ->
+    ``(H, W, C)`` array of the requested bit depth."""
+    maxval = 65535 if bits == 16 else 255
+    dtype = np.uint16 if bits == 16 else np.uint8
+    if isinstance(image, torch.Tensor):
+        t = image.detach()
+        if t.dim() == 4:
+            if t.shape[0] != 1:
+                raise ValueError(f"write_image takes one image, got a batch of {t.shape[0]}")
+            t = t[0]
+        if t.dim() != 3:
+            raise ValueError(f"pixels must be (1, C, H, W) or (C, H, W), got {tuple(image.shape)}")
+        t = t.float().clamp(0, 1).mul(maxval).round().to(torch.int32)
+        return t.permute(1, 2, 0).cpu().numpy().astype(dtype)
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.dtype == np.uint8:
+        return arr if bits == 8 else arr.astype(np.uint16) * 257
+    if arr.dtype == np.uint16:
+        return arr if bits == 16 else ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.clip(np.round(arr * maxval), 0, maxval).astype(dtype)
+    raise ValueError(f"unsupported array dtype {arr.dtype}: use float in [0, 1], uint8 or uint16")
+
+
+def _output_exif(exif: bytes | None, width: int, height: int) -> bytes | None:
+    """The EXIF block for the output: orientation 1, pixel dimensions updated."""
+    if not exif:
+        return None
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            e = Image.Exif()
+            e.load(exif)
+            e[_ORIENTATION] = 1
+            ifd = e.get_ifd(_EXIF_IFD)
+            if 0xA002 in ifd:
+                ifd[0xA002] = width
+            if 0xA003 in ifd:
+                ifd[0xA003] = height
+            return e.tobytes()
+    except Exception:  # noqa: BLE001 - broken maker notes etc.: better no EXIF than no image
+        return None
+
+
+def _resize_alpha(alpha: torch.Tensor | np.ndarray, width: int, height: int, bits: int) -> np.ndarray:
+    if not isinstance(alpha, torch.Tensor):
+        a = np.asarray(alpha)
+        alpha = torch.from_numpy(a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 else 1.0))
+        alpha = alpha.reshape(1, 1, *alpha.shape[-2:])
+    alpha = alpha.detach().float().reshape(1, 1, *alpha.shape[-2:])
+    if tuple(alpha.shape[-2:]) != (height, width):
+        alpha = torch.nn.functional.interpolate(alpha, size=(height, width), mode="bilinear",
+                                                align_corners=False, antialias=True)
+    return _pixels_to_array(alpha[0], bits)
+
+
+def write_image(
+    image: torch.Tensor | np.ndarray,
+    path: str | os.PathLike,
+    like: PanoImage | None = None,
+    *,
+    overwrite: bool = False,
+    geometry: SphereGeometry | None = None,
+    xmp_extra: dict[str, str] | None = None,
+    quality: int = 95,
+    alpha: torch.Tensor | np.ndarray | None = None,
+    bit_depth: int | None = None,
+    sphere: bool | None = None,
+) -> Path:
+    """Write an image, atomically, keeping the metadata of the image it was made from.
+
+    Args:
+        image: ``(1, 3, H, W)`` float tensor in [0, 1] (any device), or an ``(H, W, 3)`` uint8/uint16
+            RGB array.
+        path: Output file; the extension picks the format (.jpg/.jpeg, .png, .webp, .tif/.tiff).
+        like: The image this one was made from: its EXIF (orientation reset to 1), RGB ICC profile,
+            alpha (resized), bit depth and sphere geometry (scaled to the new size) are carried over.
+        overwrite: Replace an existing file (else :class:`OutputError`).
+        geometry: The sphere geometry to write (overrides ``like``'s).
+        xmp_extra: Extra XMP properties for the GPano block, e.g. ``{"pano:Filter": "dream"}``.
+        quality: JPEG/WebP quality (1-100).
+        alpha: Alpha to attach (``(1, 1, H, W)`` float or ``(H, W)`` array), overriding ``like``'s.
+        bit_depth: 8 or 16; default 16 for uint16 arrays or a 16-bit ``like``, else 8. JPEG and
+            WebP are always 8-bit.
+        sphere: Write a GPano block? Default: yes when ``like`` is a sphere, or without ``like`` when
+            the image is 2:1 (a full sphere without GPano gets one).
+
+    Returns:
+        The path written.
+
+    Raises:
+        OutputError: unknown extension, existing file without ``overwrite``, missing or read-only
+            folder, or the encoder failed (no file is left behind).
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"cannot write {path.suffix or 'extension-less'} files ({path.name}): use .jpg, .png, .webp or .tif")
+    check_output_path(path, overwrite)
+    if bit_depth is None:
+        if isinstance(image, np.ndarray):
+            bit_depth = 16 if image.dtype == np.uint16 else 8
+        else:
+            bit_depth = like.bit_depth if like is not None else 8
+    bits = 16 if bit_depth == 16 and fmt in ("PNG", "TIFF") else 8
+    arr = _pixels_to_array(image, bits)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    height, width = arr.shape[:2]
+    if arr.shape[2] == 4 and alpha is None:
+        arr, alpha = arr[:, :, :3], arr[:, :, 3]
+    src_alpha = alpha if alpha is not None else (like.alpha if like is not None else None)
+    if src_alpha is not None and fmt != "JPEG":
+        arr = np.concatenate([arr[:, :, :3], _resize_alpha(src_alpha, width, height, bits)], axis=2)
+    else:
+        arr = np.ascontiguousarray(arr[:, :, :3])
+
+    geometry = _output_geometry(like, geometry, sphere, width, height)
+    if geometry is not None:
+        xmp: bytes | None = gpano_xmp(geometry, xmp_extra)
+    else:
+        xmp = like.xmp if like is not None else None
+    exif = _output_exif(like.exif if like is not None else None, width, height)
+    icc = like.icc if like is not None else None
+
+    with atomic_output(path, overwrite) as tmp:
+        try:
+            if bits == 16:
+                _write_cv2_16(arr, tmp, fmt, exif, xmp, icc)
+            else:
+                _write_pillow(arr, tmp, fmt, exif, xmp, icc, quality)
+        except OutputError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"cannot write {path} ({_short(exc)}): check the disk and folder") from None
+    return path
+
+
+def _output_geometry(like: PanoImage | None, geometry: SphereGeometry | None, sphere: bool | None,
+                     width: int, height: int) -> SphereGeometry | None:
+    if geometry is not None:
+        return geometry if sphere is not False else None
+    if sphere is False:
+        return None
+    if like is not None and like.geometry is not None:
+        fitted = like.geometry.fitted(width, height)
+        if fitted is not None:
+            return _viewer(fitted)
+    if sphere or (sphere is None and (like is None or like.kind != "flat") and is_two_to_one(width, height)):
+        base = like.geometry if like is not None and like.geometry is not None else None
+        full = SphereGeometry.full_sphere(width, height)
+        if base is not None:  # keep pose/heading/extra fields
+            full = replace(base, **{k: getattr(full, k) for k in
+                                    ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height")})
+        return _viewer(full)
+    return None
+
+
+def _viewer(g: SphereGeometry) -> SphereGeometry:
+    return replace(g, use_panorama_viewer=True)
+
+
+def _write_pillow(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: bytes | None,
+                  icc: bytes | None, quality: int) -> None:
+    from PIL import Image, PngImagePlugin
+
+    im = Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
+    kw: dict[str, object] = {}
+    if icc:
+        kw["icc_profile"] = icc
+    if exif:
+        kw["exif"] = exif
+    if fmt == "JPEG":
+        kw.update(quality=int(quality), subsampling=0 if quality >= 90 else 2, optimize=True)
+        if xmp:
+            kw["xmp"] = xmp
+    elif fmt == "WEBP":
+        kw.update(quality=int(quality), method=4)
+        if xmp:
+            kw["xmp"] = xmp
+    elif fmt == "PNG":
+        if xmp:
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"), zip=False)
+            kw["pnginfo"] = info
+        kw["compress_level"] = 6
+    elif fmt == "TIFF":
+        kw["compression"] = "tiff_deflate"
+        if xmp:
+            kw["tiffinfo"] = {700: xmp}
+    im.save(tmp, format=fmt, **kw)
+
+
+def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: bytes | None,
+                  icc: bytes | None) -> None:
+    import cv2
+
+    bgr = arr[:, :, [2, 1, 0, 3]] if arr.shape[2] == 4 else arr[:, :, ::-1]
+    bgr = np.ascontiguousarray(bgr)
+    ext = ".png" if fmt == "PNG" else ".tiff"
+    if fmt == "PNG":
+        types, chunks = [], []
+        if exif:
+            types.append(cv2.IMAGE_METADATA_EXIF)
+            chunks.append(np.frombuffer(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif, np.uint8))
+        if xmp:
+            types.append(cv2.IMAGE_METADATA_XMP)
+            chunks.append(np.frombuffer(xmp, np.uint8))
+        if icc:
+            types.append(cv2.IMAGE_METADATA_ICCP)
+            chunks.append(np.frombuffer(icc, np.uint8))
+        ok, buf = cv2.imencodeWithMetadata(ext, bgr, types, chunks, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    else:
+        ok, buf = cv2.imencode(ext, bgr, [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE])
+    if not ok:
+        raise OutputError(f"OpenCV could not encode a 16-bit {fmt}: write 8-bit or another format")
+    buf.tofile(str(tmp))
