@@ -74,7 +74,8 @@ def _av():
 
 
 def _open_error(path: Path, exc: BaseException) -> InputError:
-    return InputError(f"{path}: cannot read this video ({' '.join(str(exc).split())[:120]}): check the file")
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:120]
+    return InputError(f"{path}: cannot read this video ({reason}): check the file")
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:

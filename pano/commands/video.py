@@ -1,0 +1,212 @@
+"""``pano video``: run a filter over a 360 video or a folder of photospheres (timelapse)."""
+
+from __future__ import annotations
+
+import importlib
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pano.commands.common import default_output_path, device_option, output_options, quiet_option
+from pano.errors import InputError, ModelError
+
+FILTERS = ("dream", "beauty", "upscale")
+
+
+def parse_filter_options(args: list[str]) -> dict[str, Any]:
+    """``["--steps", "10", "--octave-scale=1.3", "--no-tile"]`` -> ``{"steps": 10, "octave_scale": 1.3, "tile": False}``.
+
+    Values are converted to int or float where they look like numbers; a flag without a value
+    is True (``--no-x`` is ``x=False``).
+
+    Raises:
+        InputError: a stray value that follows no option.
+    """
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise InputError(f"unexpected argument {arg!r}: filter options look like --name value")
+        name, eq, value = arg[2:].partition("=")
+        key = name.replace("-", "_")
+        if eq:
+            out[key] = _convert(value)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            out[key] = _convert(args[i + 1])
+            i += 1
+        elif key.startswith("no_"):
+            out[key[3:]] = False
+        else:
+            out[key] = True
+        i += 1
+    return out
+
+
+def _convert(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
+def build_filter(name: str, options: dict[str, Any]) -> Any:
+    """A filter from the registry (``dream``/``beauty``/``upscale``) or a ``module:factory`` path.
+
+    Raises:
+        ModelError: the filter cannot be found or built.
+    """
+    if ":" in name:
+        module_name, attr = name.split(":", 1)
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ModelError(f"cannot import filter factory {name!r}: check the module:name spelling") from exc
+        return factory(**options)
+    try:
+        from pano.filters.registry import make_filter  # noqa: PLC0415
+    except ImportError as exc:
+        raise ModelError("pano's filter registry is not installed: reinstall pano") from exc
+    try:
+        return make_filter(name, **options)
+    except TypeError as exc:
+        raise InputError(f"bad option for --filter {name}: {exc}: see pano {name} --help") from exc
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
+@output_options
+@click.option(
+    "--filter",
+    "filter_name",
+    default="dream",
+    show_default=True,
+    help="dream, beauty or upscale (or a module:factory returning a sphere filter).",
+)
+@click.option("--model", default=None, help="The filter's model (see pano models); passed to the filter.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every Nth frame.")
+@click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Output frame rate (default: the input's; 24 for a folder).")
+@click.option("--width", type=click.IntRange(min=8), default=None, help="Resample each eye to this 2:1 width first.")
+@click.option("--fade-in", type=click.FloatRange(min=0), default=0.0, help="Seconds to crossfade from the raw world.")
+@click.option("--fade-out", type=click.FloatRange(min=0), default=0.0, help="Seconds to crossfade back to the raw world.")
+@click.option("--strength", default=None, help='Keyframed strength, seconds:strength pairs, e.g. "0:0,2:1,8:1,10:0".')
+@click.option("--coherence/--no-coherence", default=True, show_default=True, help="Carry the previous frame along the optical flow.")
+@click.option("--blend", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="How much of the carried frame to keep.")
+@click.option(
+    "--blend-mode",
+    type=click.Choice(["auto", "init", "input", "output"]),
+    default="auto",
+    show_default=True,
+    help="Where the carried frame goes: the filter's start image, its input, or its output.",
+)
+@click.option("--flow", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True, help="Optical flow method.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (same command and options).")
+@click.option("--codec", type=click.Choice(["auto", "h264", "h265"]), default="auto", show_default=True, help="auto: H.264 up to 5760 px, else H.265.")
+@click.option("--crf", type=click.IntRange(0, 51), default=None, help="Quality, lower is better (default 18 H.264, 20 H.265).")
+@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; frame i uses seed + i.")
+@click.option("--sort", type=click.Choice(["name", "time"]), default="name", show_default=True, help="Order of a folder's images (time: EXIF).")
+@click.option("--frames-out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also (or, without -o, only) write PNG frames here.")
+@device_option
+@quiet_option
+@click.pass_context
+def video(ctx: click.Context, input_path: Path, output: str | None, overwrite: bool, filter_name: str,
+          model: str | None, every: int, fps: float | None, width: int | None, fade_in: float, fade_out: float,
+          strength: str | None, coherence: bool, blend: float, blend_mode: str, flow: str, resume: bool,
+          codec: str, crf: int | None, preset: str, seed: int, sort: str, frames_out: Path | None,
+          device: str, quiet: bool) -> None:
+    """Run a filter over a 360 video or a folder of photospheres.
+
+    \b
+    IN is an equirectangular 360 video (mono, or stereo top-bottom/left-right with 360 metadata)
+    or a folder of photospheres (a timelapse). Options after the known ones go to the filter,
+    e.g. --steps 10 for dream or --scale 2 for upscale. Writes NAME_<filter>.mp4 with the
+    input's audio and Spherical V1+V2 metadata. Interrupted? Run the same command with --resume.
+
+    \b
+    Examples:
+      pano video trip.mp4 --filter dream --steps 8
+      pano video photos/ --every 2 --fps 12 --sort time -o timelapse.mp4
+      pano video trip.mp4 --fade-in 2 --fade-out 2 --blend 0.7
+    """
+    from pano.video.pipeline import VideoOptions, process_video  # noqa: PLC0415 - torch loads here
+
+    filter_options = parse_filter_options(list(ctx.args))
+    if model is not None:
+        filter_options["model"] = model
+    if ":" not in filter_name:
+        if filter_name not in FILTERS:
+            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty or upscale")
+        filter_options.setdefault("device", device)
+    suffix = filter_name.split(":")[-1]
+    out: Path | None
+    if output is not None:
+        out = Path(output)
+    elif frames_out is None:
+        base = input_path.parent / input_path.name if input_path.is_dir() else input_path
+        out = default_output_path(base, suffix, ".mp4")
+    else:
+        out = None
+    options = VideoOptions(
+        every=every,
+        fps=Fraction(str(fps)).limit_denominator(1001) if fps else None,
+        width=width,
+        fade_in_s=fade_in,
+        fade_out_s=fade_out,
+        strength=strength,
+        coherence=coherence,
+        blend=blend,
+        blend_mode=blend_mode,  # type: ignore[arg-type]
+        flow=flow,  # type: ignore[arg-type]
+        codec=codec,  # type: ignore[arg-type]
+        crf=crf,
+        preset=preset,
+        seed=seed,
+        sort=sort,  # type: ignore[arg-type]
+        resume=resume,
+        overwrite=overwrite,
+    )
+    filt = build_filter(filter_name, filter_options)
+
+    from tqdm import tqdm  # noqa: PLC0415
+
+    state: dict[str, Any] = {"done": 0, "bar": None}
+
+    def progress(done: int, total: int) -> None:
+        state["done"] = done
+        if quiet:
+            return
+        bar = state["bar"]
+        if bar is None:  # created on the first frame, so errors before it print one clean line
+            bar = state["bar"] = tqdm(total=total, initial=done, unit="frame", dynamic_ncols=True, desc="pano video")
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = process_video(input_path, filt, out, frames_out, options, progress=progress)
+    except KeyboardInterrupt:
+        if state["bar"] is not None:
+            state["bar"].close()
+        click.echo(f"pano: stopped after {state['done']} frames: run the same command with --resume to continue", err=True)
+        raise
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        what = []
+        if result.output is not None:
+            audio = "audio copied" if result.audio else "no audio"
+            what.append(
+                f"{result.output} ({result.frames} frames, {result.width}x{result.height} {result.codec}, "
+                f"{float(result.fps):g} fps, {result.layout} 360 metadata V1+V2, {audio})"
+            )
+        if result.frames_out is not None:
+            what.append(f"frames in {result.frames_out}")
+        click.echo("wrote " + "; ".join(what))

@@ -1,0 +1,129 @@
+"""Temporal coherence: carry the previous output onto the next frame along the optical flow.
+
+For each new frame:
+
+1. backward flow from the new input frame to the previous one (wrap-around at ±180°,
+   :func:`pano.video.flow.equirect_flow`) and the forward flow, for a consistency check;
+2. the previous *output* is warped onto the new frame;
+3. a confidence mask in ``[0, 1]`` is low where the flow is unreliable: occlusions and
+   disocclusions (forward-backward inconsistency) and pixels whose warped previous input does not
+   match the new input (new content, lighting changes);
+4. the warped previous output is blended in with weight ``blend * confidence``: into the filter's
+   starting image (``init``), into its input, or into its output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from pano.video.flow import FlowMethod, equirect_flow, resize_flow, to_gray, warp_equirect
+
+BlendMode = Literal["init", "input", "output"]
+
+
+@dataclass(frozen=True)
+class Carry:
+    """The previous output warped onto the current frame, and how much to trust each pixel.
+
+    Attributes:
+        warped: ``(H, W, 3)`` float32 in ``[0, 1]``, at the output size.
+        confidence: ``(H, W, 1)`` float32 in ``[0, 1]``, at the output size.
+    """
+
+    warped: np.ndarray
+    confidence: np.ndarray
+
+    def weight(self, blend: float) -> np.ndarray:
+        return np.float32(blend) * self.confidence
+
+
+def confidence_mask(
+    prev_gray: np.ndarray,
+    cur_gray: np.ndarray,
+    back: np.ndarray,
+    fwd: np.ndarray,
+    photo_sigma: float = 12.0,
+) -> np.ndarray:
+    """Per-pixel trust in the warped previous frame, ``(H, W)`` float32 in ``[0, 1]``.
+
+    Args:
+        prev_gray, cur_gray: ``(H, W)`` uint8 frames.
+        back: backward flow cur -> prev; ``fwd``: forward flow prev -> cur (same convention,
+            see :mod:`pano.video.flow`).
+        photo_sigma: grey-level difference (0..255) at which trust falls to ``e^-1``.
+    """
+    # Forward-backward consistency (Sundaram et al. 2010): following back then fwd returns home.
+    fwd_at = warp_equirect(fwd, back)
+    err = np.sum((back + fwd_at) ** 2, axis=-1)
+    bound = 0.01 * (np.sum(back**2, -1) + np.sum(fwd_at**2, -1)) + 0.5
+    consistent = (err <= bound).astype(np.float32)
+    photo = np.abs(warp_equirect(prev_gray, back).astype(np.float32) - cur_gray.astype(np.float32))
+    trust = np.exp(-photo / photo_sigma) * consistent
+    # soften the mask edges a little so the blend leaves no hard outline
+    import cv2  # noqa: PLC0415
+
+    return cv2.GaussianBlur(trust, (0, 0), 1.0)
+
+
+def carry_previous(
+    prev_in: np.ndarray,
+    cur_in: np.ndarray,
+    prev_out: np.ndarray,
+    method: FlowMethod = "dis",
+    max_flow_width: int = 1024,
+) -> Carry:
+    """Warp ``prev_out`` onto the frame ``cur_in`` and rate each pixel.
+
+    Args:
+        prev_in, cur_in: ``(h, w, 3)`` uint8 input frames (one eye).
+        prev_out: ``(H, W, 3)`` uint8 previous output (``H, W`` = input size times the filter scale).
+        method: optical flow method.
+        max_flow_width: flow working width.
+
+    Returns:
+        The :class:`Carry` at the output size.
+    """
+    a, b = to_gray(prev_in), to_gray(cur_in)
+    back = equirect_flow(a, b, method, max_flow_width)
+    fwd = equirect_flow(b, a, method, max_flow_width)
+    conf = confidence_mask(a, b, back, fwd)
+    height, width = prev_out.shape[:2]
+    back_out = resize_flow(back, width, height)
+    warped = warp_equirect(prev_out, back_out).astype(np.float32) / 255.0
+    if conf.shape != (height, width):
+        import cv2  # noqa: PLC0415
+
+        conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
+    return Carry(warped=warped, confidence=np.clip(conf, 0.0, 1.0)[..., None])
+
+
+def blend(current: np.ndarray, carry: Carry, amount: float) -> np.ndarray:
+    """``(1 - a·c)·current + a·c·warped`` with ``a = amount`` and ``c`` the confidence.
+
+    Args:
+        current: ``(H, W, 3)`` float32 in ``[0, 1]`` at the carry's size.
+        carry: see :func:`carry_previous`.
+        amount: the blend option in ``[0, 1]`` (0: no coherence, 1: keep all trusted pixels).
+    """
+    w = carry.weight(amount)
+    return (1.0 - w) * current + w * carry.warped
+
+
+def flicker(frames: list[np.ndarray]) -> float:
+    """Mean absolute difference between consecutive frames (0..255 scale for uint8 input)."""
+    if len(frames) < 2:
+        return 0.0
+    diffs = [np.mean(np.abs(b.astype(np.float32) - a.astype(np.float32))) for a, b in zip(frames, frames[1:])]
+    return float(np.mean(diffs))
+
+
+def flicker_ratio(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
+    """Flicker of the output relative to the input's own frame-to-frame change (1 = as calm as the input).
+
+    The outputs may be larger than the inputs (upscaling); both are measured on their own size.
+    """
+    base = flicker(inputs)
+    return flicker(outputs) / base if base > 0 else float("inf")

@@ -1,0 +1,397 @@
+"""The video frame loop: decode -> (carry previous output along the flow) -> filter -> fade -> encode.
+
+:func:`process_video` streams a 360 video or a folder of photospheres through any
+:class:`pano.filters.base.SphereFilter`, eye by eye for stereo input, and writes an MP4 with
+Spherical V1+V2 metadata (and the input's audio when the timing is unchanged) and/or an image
+sequence. Decoding runs ahead on one thread and PNG saving + encoding run behind on another, so
+they overlap with the filter. Every finished frame is kept in a work folder until the output is
+complete, so an interrupted run continues with ``resume=True`` and ends with the same frames.
+
+Determinism: before frame ``i`` the torch seed is ``seed + i`` (and a filter whose call accepts
+``seed`` gets it), and coherence always uses the 8-bit previous output, exactly what the work
+folder stores; so a resumed run repeats the uninterrupted one frame for frame.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from pano.errors import InputError, OutputError
+from pano.filters.base import SphereFilter
+from pano.io.atomic import atomic_output, check_output_path
+from pano.io.spherical import SphericalMetadata, write_spherical_metadata
+from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
+from pano.video.coherence import BlendMode, blend, carry_previous
+from pano.video.flow import FlowMethod
+from pano.video.source import FrameSource, VideoSource, fit, join_eyes
+from pano.video.state import WorkDir, state_key, work_dir_for
+from pano.video.strength import StrengthCurve, mix, parse_keyframes
+from pano.video.timelapse import FolderSource, SortKey
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """Options of :func:`process_video` (the CLI flags of ``pano video``).
+
+    Attributes:
+        every: keep every Nth input frame (timelapse).
+        fps: output frame rate (default: the input's; 24 for a folder of images).
+        width: resample each eye to this 2:1 width before filtering (default: the input's).
+        fade_in_s, fade_out_s: crossfade from/to the raw world at the start/end, seconds.
+        strength: keyframes ``"t:s,..."`` (output seconds : strength 0..1), or None.
+        coherence: carry the previous output along the optical flow.
+        blend: how much of the carried output to keep where the flow is trusted, 0..1.
+        blend_mode: ``auto`` (``init`` when the filter takes ``init=``, ``input`` for dream,
+            else ``output``), or one of ``init``/``input``/``output``.
+        flow: optical flow method.
+        codec, crf, preset: encoder settings.
+        seed: base seed; frame ``i`` uses ``seed + i``.
+        sort: order of a folder's images (``name`` or EXIF ``time``).
+        resume: continue an interrupted run from its work folder.
+        overwrite: replace existing outputs.
+        overlap: decode/encode on background threads (False: all inline, for benchmarks).
+    """
+
+    every: int = 1
+    fps: Fraction | None = None
+    width: int | None = None
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
+    strength: str | None = None
+    coherence: bool = True
+    blend: float = 0.5
+    blend_mode: Literal["auto", "init", "input", "output"] = "auto"
+    flow: FlowMethod = "dis"
+    codec: Codec = "auto"
+    crf: int | None = None
+    preset: str = "medium"
+    seed: int = 0
+    sort: SortKey = "name"
+    resume: bool = False
+    overwrite: bool = False
+    overlap: bool = True
+
+
+@dataclass
+class VideoResult:
+    """What :func:`process_video` did."""
+
+    output: Path | None
+    frames_out: Path | None
+    frames: int
+    resumed_frames: int
+    width: int
+    height: int
+    fps: Fraction
+    layout: str
+    audio: bool
+    codec: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
+    """A video file or a folder of photospheres as a frame source."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder: check the path")
+    if options.every < 1:
+        raise InputError("--every must be 1 or more")
+    if options.width is not None and options.width < 8:
+        raise InputError("--width must be at least 8 pixels")
+    if path.is_dir():
+        return FolderSource.open(path, options.fps or 24, options.every, options.sort, options.width)
+    return VideoSource.open(path, options.every, options.width)
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _resolve_mode(filt: SphereFilter, mode: str) -> BlendMode:
+    if mode != "auto":
+        if mode == "init" and not _accepts(filt.__call__, "init"):
+            raise InputError(f"filter {filt.info.name} takes no init image: use --blend-mode input or output")
+        return mode  # type: ignore[return-value]
+    if _accepts(filt.__call__, "init") and filt.info.scale == 1:
+        return "init"
+    return "input" if filt.info.name == "dream" else "output"
+
+
+def _filter_device(filt: SphereFilter) -> torch.device:
+    dev = getattr(filt, "device", None)
+    return torch.device(dev) if dev is not None else torch.device("cpu")
+
+
+class _EyeFilter:
+    """Runs the filter on one eye with coherence; holds no state between calls."""
+
+    def __init__(self, filt: SphereFilter, options: VideoOptions) -> None:
+        self.filt = filt
+        self.options = options
+        self.mode = _resolve_mode(filt, options.blend_mode)
+        self.scale = filt.info.scale
+        self.device = _filter_device(filt)
+        self.pass_seed = _accepts(filt.__call__, "seed")
+
+    def _tensor(self, rgb: np.ndarray | None = None, f32: np.ndarray | None = None) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(rgb if f32 is None else f32))
+        t = t.to(self.device, non_blocking=True).permute(2, 0, 1)[None]
+        return t.float() / 255.0 if f32 is None else t.float()
+
+    def __call__(
+        self, index: int, cur: np.ndarray, prev_in: np.ndarray | None, prev_out: np.ndarray | None
+    ) -> np.ndarray:
+        opts = self.options
+        carry = None
+        if opts.coherence and opts.blend > 0 and prev_in is not None and prev_out is not None:
+            carry = carry_previous(prev_in, cur, prev_out, opts.flow)
+        kwargs: dict[str, Any] = {}
+        if self.pass_seed:
+            kwargs["seed"] = opts.seed + index
+        x = self._tensor(cur)
+        if carry is not None and self.mode in ("init", "input"):
+            h, w = cur.shape[:2]
+            warped = fit(carry.warped, (w, h))
+            conf = fit(carry.confidence[..., 0], (w, h))[..., None]
+            w_ = np.float32(opts.blend) * conf
+            start = (1.0 - w_) * (cur.astype(np.float32) / 255.0) + w_ * warped
+            if self.mode == "init":
+                kwargs["init"] = self._tensor(f32=start)
+            else:
+                x = self._tensor(f32=start)
+        torch.manual_seed(opts.seed + index)
+        with torch.inference_mode():
+            y = self.filt(x, **kwargs)
+        y = y.detach().float().clamp(0, 1)
+        out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+        if carry is not None and self.mode == "output":
+            out_f = blend(out.astype(np.float32) / 255.0, carry, opts.blend)
+            out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def process_video(
+    input_path: str | os.PathLike,
+    filt: SphereFilter,
+    output: str | os.PathLike | None,
+    frames_out: str | os.PathLike | None = None,
+    options: VideoOptions = VideoOptions(),
+    progress: ProgressFn | None = None,
+) -> VideoResult:
+    """Run ``filt`` over every (kept) frame of a 360 video or photosphere folder.
+
+    Args:
+        input_path: a video file or a folder of 2:1 photospheres.
+        filt: any sphere filter (``filt(equi (1,3,H,W) in [0,1]) -> (1,3,H*s,W*s)``).
+        output: the MP4 to write (atomically), or None for ``frames_out`` only.
+        frames_out: a folder to receive ``frame_000000.png``... (created if missing), or None.
+        options: see :class:`VideoOptions`.
+        progress: ``progress(done, total)`` after each frame (``done`` starts at the resumed count).
+
+    Returns:
+        A :class:`VideoResult`.
+
+    Raises:
+        InputError: bad input or options. OutputError: the outputs cannot be written.
+    """
+    if output is None and frames_out is None:
+        raise OutputError("nothing to write: give -o/--output or --frames-out")
+    output = Path(output) if output is not None else None
+    frames_dir = Path(frames_out) if frames_out is not None else None
+    if output is not None:
+        check_output_path(output, options.overwrite)
+    if frames_dir is not None:
+        _check_frames_dir(frames_dir, options.overwrite)
+    if not 0.0 <= options.blend <= 1.0:
+        raise InputError("--blend must be between 0 and 1")
+    keyframes = parse_keyframes(options.strength) if options.strength else None
+
+    source = open_source(input_path, options)
+    scale = filt.info.scale
+    eye_w, eye_h = source.eye_size
+    out_eye = (eye_w * scale, eye_h * scale)
+    n_eyes = 1 if source.layout == "mono" else 2
+    width = out_eye[0] * (2 if source.layout == "left-right" else 1)
+    height = out_eye[1] * (2 if source.layout == "top-bottom" else 1)
+    codec = choose_codec(options.codec, width, height) if output is not None else None
+    fps = Fraction(options.fps) if options.fps else source.fps
+    total = source.frame_count
+    notes: list[str] = []
+    keep_audio = source.audio_path is not None and abs(float(fps * options.every / source.fps) - 1.0) < 1e-3
+    if source.audio_path is not None and not keep_audio:
+        notes.append("audio dropped: --every/--fps change the video's duration")
+    curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
+    eye_filter = _EyeFilter(filt, options)
+
+    key = state_key(
+        {
+            "source": source.identity(),
+            "every": options.every,
+            "filter": filt.info.name,
+            "scale": scale,
+            "params": _jsonable(filt.params()),
+            "seed": options.seed,
+            "coherence": options.coherence,
+            "blend": options.blend if options.coherence else None,
+            "mode": eye_filter.mode,
+            "flow": options.flow,
+            "eye": source.eye_size,
+        }
+    )
+    work = WorkDir(work_dir_for(output if output is not None else frames_dir), key)  # type: ignore[arg-type]
+    done = work.start(options.resume)
+    if frames_dir is not None:
+        frames_dir.mkdir(exist_ok=True)
+    if progress:
+        progress(min(done, total), total)
+
+    meta = SphericalMetadata(stereo=source.layout)
+    count = 0
+    with _maybe_atomic(output, options.overwrite) as tmp:
+        writer = (
+            VideoWriter(
+                tmp, width, height, fps, codec, options.crf, options.preset,
+                audio_from=source.audio_path if keep_audio else None,
+            )
+            if tmp is not None
+            else None
+        )
+
+        def sink(item: tuple[int, list[np.ndarray], np.ndarray, bool]) -> None:
+            index, raw_eyes, filtered, is_new = item
+            if is_new:
+                work.save(index, filtered)
+            s = curve(index)
+            if s < 1.0:
+                raw = join_eyes([fit(e, out_eye) for e in raw_eyes], source.layout)
+                final = mix(raw, filtered, s)
+            else:
+                final = filtered
+            if writer is not None:
+                writer.write(final)
+            if frames_dir is not None:
+                _save_png(frames_dir / f"frame_{index:06d}.png", final)
+
+        back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
+        frames = Prefetch(source.eyes(), depth=4, enabled=options.overlap)
+        prev_in: list[np.ndarray] | None = None
+        prev_out: list[np.ndarray] | None = None
+        try:
+            for index, eyes in enumerate(frames):
+                if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
+                    raise InputError("eye count changed mid-stream")
+                is_new = index >= done
+                if not is_new:
+                    filtered = work.load(index)
+                    if filtered.shape[:2] != (height, width):
+                        raise InputError(f"{work.path} holds frames of another size: drop --resume to start over")
+                    out_eyes = _split(filtered, source.layout)
+                else:
+                    out_eyes = [
+                        eye_filter(
+                            index,
+                            eye,
+                            prev_in[e] if prev_in else None,
+                            prev_out[e] if prev_out else None,
+                        )
+                        for e, eye in enumerate(eyes)
+                    ]
+                    filtered = join_eyes(out_eyes, source.layout)
+                prev_in, prev_out = eyes, out_eyes
+                back.submit((index, eyes, filtered, is_new))
+                count = index + 1
+                if progress and is_new:
+                    progress(count, max(total, count))
+        except BaseException:
+            frames.close()
+            try:
+                back.close()  # keep every finished frame for --resume
+            except BaseException:  # noqa: BLE001 - the first error is the one to report
+                pass
+            if writer is not None:
+                writer._close_quietly()
+            raise
+        frames.close()
+        back.close()
+        if count == 0:
+            raise InputError(f"{input_path}: no frames could be decoded: check the file")
+        if writer is not None:
+            writer.close()
+            write_spherical_metadata(tmp, meta)
+    work.remove()
+    return VideoResult(
+        output=output,
+        frames_out=frames_dir,
+        frames=count,
+        resumed_frames=min(done, count),
+        width=width,
+        height=height,
+        fps=fps,
+        layout=source.layout,
+        audio=keep_audio and writer is not None,
+        codec=codec,
+        notes=notes,
+    )
+
+
+def _split(frame: np.ndarray, layout: str) -> list[np.ndarray]:
+    from pano.video.source import split_eyes  # noqa: PLC0415
+
+    return split_eyes(frame, layout)  # type: ignore[arg-type]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _check_frames_dir(path: Path, overwrite: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"--frames-out {path} is a file: name a folder")
+    if not path.parent.is_dir():
+        raise OutputError(f"folder {path.parent} does not exist: create it or choose another --frames-out")
+    if path.is_dir() and any(path.glob("frame_*.png")) and not overwrite:
+        raise OutputError(f"{path} already holds frames: use --overwrite or choose another --frames-out")
+
+
+def _save_png(path: Path, rgb: np.ndarray) -> None:
+    import cv2  # noqa: PLC0415
+
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+        raise OutputError(f"cannot write {path}: check free disk space")
+
+
+class _maybe_atomic:
+    """``atomic_output(path)`` when a path is given, else a context yielding None."""
+
+    def __init__(self, path: Path | None, overwrite: bool) -> None:
+        self._cm = atomic_output(path, overwrite) if path is not None else None
+
+    def __enter__(self) -> Path | None:
+        return self._cm.__enter__() if self._cm is not None else None
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cm.__exit__(*exc) if self._cm is not None else None
+
+
+__all__ = ["VideoOptions", "VideoResult", "open_source", "process_video"]

@@ -1,0 +1,135 @@
+"""Where frames come from: a 360 video (mono or stereo) as a stream of square-pixel 2:1 eyes.
+
+A :class:`FrameSource` yields, for each kept frame, a list of eyes (one for mono, two for
+stereo, left eye first), each ``(eye_height, eye_width, 3)`` uint8 RGB with ``eye_width =
+2 * eye_height`` and both even. Stereo frames are split by their layout and each eye resampled to
+square pixels (a 1920x1080 top-bottom video with pixel aspect 9:16 gives two 1080x540 eyes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from pano.errors import InputError
+from pano.io.spherical import StereoMode
+from pano.io.video import VideoInfo, iter_video_frames, probe_video
+
+#: Relative tolerance on the 2:1 aspect ratio of an input without 360 metadata.
+ASPECT_TOLERANCE = 0.02
+
+
+class FrameSource(Protocol):
+    path: Path
+    fps: Fraction
+    frame_count: int  # frames that will be yielded (estimated for some videos)
+    layout: StereoMode
+    eye_size: tuple[int, int]  # (width, height) of each eye, 2:1, even
+    audio_path: Path | None
+    duration_s: float
+
+    def identity(self) -> dict: ...
+
+    def eyes(self) -> Iterator[list[np.ndarray]]: ...
+
+
+def eye_size_for(width: float, height: float) -> tuple[int, int]:
+    """A 2:1 even eye size close to a display size: width a multiple of 4, height half of it."""
+    w = max(4, int(round(width / 4.0)) * 4)
+    return w, w // 2
+
+
+def split_eyes(frame: np.ndarray, layout: StereoMode) -> list[np.ndarray]:
+    """Cut a frame into its eyes (left eye first)."""
+    h, w = frame.shape[:2]
+    if layout == "top-bottom":
+        return [frame[: h // 2], frame[h // 2 : 2 * (h // 2)]]
+    if layout == "left-right":
+        return [frame[:, : w // 2], frame[:, w // 2 : 2 * (w // 2)]]
+    return [frame]
+
+
+def join_eyes(eyes: list[np.ndarray], layout: StereoMode) -> np.ndarray:
+    """Inverse of :func:`split_eyes` for eyes of one size."""
+    if layout == "top-bottom":
+        return np.concatenate(eyes, axis=0)
+    if layout == "left-right":
+        return np.concatenate(eyes, axis=1)
+    return eyes[0]
+
+
+def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resample ``image`` to ``size`` = (width, height) (area filter down, cubic up)."""
+    h, w = image.shape[:2]
+    if (w, h) == size:
+        return np.ascontiguousarray(image)
+    shrink = size[0] * size[1] < w * h
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+@dataclass
+class VideoSource:
+    """A 360 video file as a :class:`FrameSource`.
+
+    Raises (from :meth:`open`):
+        InputError: no video stream, unreadable, a non-equirect projection, or a frame that is
+            not 2:1 per eye and has no 360 metadata.
+    """
+
+    info: VideoInfo
+    every: int
+    layout: StereoMode
+    eye_size: tuple[int, int]
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, every: int = 1, width: int | None = None) -> VideoSource:
+        """Probe ``path``; ``width`` resamples each eye to ``width`` x ``width/2`` (default: its own size)."""
+        info = probe_video(path)
+        meta = info.spherical
+        if meta.projection not in (None, "equirectangular"):
+            raise InputError(f"{info.path}: {meta.projection} projection is not supported: convert to equirectangular")
+        layout: StereoMode = meta.stereo if meta.is_spherical else "mono"
+        dw, dh = info.display_size
+        ew, eh = (dw, dh / 2) if layout == "top-bottom" else (dw / 2, dh) if layout == "left-right" else (dw, dh)
+        if not meta.is_spherical and abs(ew / eh / 2.0 - 1.0) > ASPECT_TOLERANCE:
+            raise InputError(
+                f"{info.path}: frames are {info.width}x{info.height}, not 2:1, and the file has no 360 "
+                "metadata: give pano an equirectangular 360 video"
+            )
+        ew = float(width) if width else ew
+        return cls(info=info, every=max(1, every), layout=layout, eye_size=eye_size_for(ew, ew / 2))
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    @property
+    def fps(self) -> Fraction:
+        return self.info.fps
+
+    @property
+    def frame_count(self) -> int:
+        return (self.info.frame_count + self.every - 1) // self.every
+
+    @property
+    def audio_path(self) -> Path | None:
+        return self.info.path if self.info.has_audio else None
+
+    @property
+    def duration_s(self) -> float:
+        return self.info.duration_s
+
+    def identity(self) -> dict:
+        st = self.info.path.stat()
+        return {"path": str(self.info.path.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
+
+    def eyes(self) -> Iterator[list[np.ndarray]]:
+        for frame in iter_video_frames(self.info.path, self.every):
+            yield [fit(e, self.eye_size) for e in split_eyes(frame, self.layout)]
