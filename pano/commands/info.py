@@ -36,10 +36,10 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
     Raises:
         InputError: the file cannot be read (missing, corrupt, too large, ...).
     """
-    from pano.io.image import DEFAULT_MAX_PIXELS, read_image, sphere_geometry
+    from pano.io.image import DEFAULT_MAX_PIXELS, decode_image, sphere_geometry
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    img = read_image(path, mode="flat", max_pixels=limit, reduce=_PREVIEW_REDUCE)
+    img = decode_image(path, max_pixels=limit, reduce=_PREVIEW_REDUCE)
     width, height = img.source_size
     hint = None
     if flat:
@@ -59,7 +59,7 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
         "height": height,
         "format": img.format,
         "bit_depth": img.bit_depth,
-        "has_alpha": img.alpha is not None,
+        "has_alpha": img.has_alpha,
         "projection": g.projection if g is not None else "flat",
         "kind": kind,
         "full_width": g.full_width if g else None,

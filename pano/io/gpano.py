@@ -24,10 +24,10 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:  # torch is imported where pixels are moved: `pano info` and the viewer never need it
+    import torch
 
 GPANO_NS = "http://ns.google.com/photos/1.0/panorama/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -424,6 +424,8 @@ def _lerp_axis(x: torch.Tensor, pos: torch.Tensor, dim: int, wrap: bool) -> torc
 
     Positions outside [0, n-1] are clamped (edge extension), or wrapped when ``wrap``.
     """
+    import torch
+
     n = x.shape[dim]
     i0 = torch.floor(pos)
     w = (pos - i0).to(x.dtype)
@@ -442,6 +444,9 @@ def _lerp_axis(x: torch.Tensor, pos: torch.Tensor, dim: int, wrap: bool) -> torc
 
 def _antialias_down(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize down (per axis, only where the target is smaller) with an antialiasing filter."""
+    import torch
+    import torch.nn.functional as F
+
     h, w = x.shape[-2:]
     th, tw = min(h, max(1, height)), min(w, max(1, width))
     if (th, tw) == (h, w):
@@ -484,11 +489,14 @@ def place_on_sphere(
         ±180° wraps around.
 
     Example:
+        >>> import torch
         >>> g = SphereGeometry(400, 200, 350, 50, 100, 100)   # wraps: lon 135°..225°
         >>> eq, m = place_on_sphere(torch.rand(1, 3, 100, 100), g, full_width=40)
         >>> eq.shape, int(m.sum())
         (torch.Size([1, 3, 20, 40]), 100)
     """
+    import torch
+
     if pixels.dim() != 4:
         raise ValueError(f"pixels must be (1, C, h, w), got {tuple(pixels.shape)}")
     g = geometry
@@ -539,6 +547,8 @@ def crop_from_sphere(
         ``(1, C, h, w)``, resampled bilinearly with wrap-around at ±180°, antialiased where the
         equirect is denser than the output.
     """
+    import torch
+
     if equirect.dim() != 4:
         raise ValueError(f"equirect must be (1, C, H, W), got {tuple(equirect.shape)}")
     g = geometry

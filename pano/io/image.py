@@ -23,14 +23,16 @@ import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 
 from pano.errors import InputError, OutputError
 from pano.io.atomic import atomic_output, check_output_path
 from pano.io.gpano import SphereGeometry, gpano_xmp, parse_gpano
+
+if TYPE_CHECKING:  # imported where tensors are made: `pano info` never loads torch
+    import torch
 
 ReadMode = Literal["sphere", "flat", "force-sphere"]
 Kind = Literal["full", "partial", "flat"]
@@ -89,6 +91,39 @@ class PanoImage:
     @property
     def height(self) -> int:
         return int(self.pixels.shape[-2])
+
+
+@dataclass
+class DecodedImage:
+    """What :func:`decode_image` gives: the pixels as a numpy array plus the file's metadata.
+
+    Attributes:
+        array: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, uint8 or uint16, orientation applied.
+        Others as in :class:`PanoImage`.
+    """
+
+    path: Path
+    array: np.ndarray
+    bit_depth: int
+    format: str
+    exif: bytes | None
+    icc: bytes | None
+    xmp: bytes | None
+    gpano: SphereGeometry | None
+    orientation: int
+    source_size: tuple[int, int]
+
+    @property
+    def width(self) -> int:
+        return int(self.array.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.array.shape[0])
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.array.shape[2] == 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,33 +266,21 @@ def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
 
 
 def _to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
+    import torch
+
     return torch.from_numpy(arr.astype(np.float32) / maxval).permute(2, 0, 1)[None].contiguous()
 
 
-def read_image(
+def decode_image(
     path: str | os.PathLike,
-    mode: ReadMode = "sphere",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     reduce: int = 1,
-) -> PanoImage:
-    """Read a JPEG, PNG, WebP or TIFF image.
-
-    Args:
-        path: The file.
-        mode: ``"sphere"``: the image must be 2:1 or carry GPano, else :class:`InputError` names the
-            ways out; ``"force-sphere"``: treat any image as a full sphere (GPano still used when
-            present); ``"flat"``: no sphere checks, ``kind`` is ``"flat"``.
-        max_pixels: Refuse images with more pixels than this (decompression-bomb guard; 0 or None:
-            no limit). The message names ``--max-pixels N``.
-        reduce: Decode at about 1/``reduce`` of the size (fast JPEG DCT scaling where possible);
-            ``geometry`` is fitted to the decoded size, ``source_size`` keeps the full size.
-
-    Returns:
-        The :class:`PanoImage`.
+) -> DecodedImage:
+    """Decode an image file to a numpy array with its metadata (no torch; see :func:`read_image`).
 
     Raises:
         InputError: missing file, folder, empty, not an image, unsupported format, truncated or
-            corrupt data, too many pixels, or (mode ``"sphere"``) not a photosphere.
+            corrupt data, too many pixels.
     """
     path = Path(path)
     _check_input_path(path)
@@ -309,13 +332,51 @@ def read_image(
     if _icc_space(icc) != b"RGB ":
         icc = None  # a grey/CMYK profile does not describe the RGB pixels pano makes
     arr = _apply_orientation(arr, orientation)
-    maxval = 65535.0 if arr.dtype == np.uint16 else 255.0
-    alpha = _to_tensor(arr[:, :, 3:4], maxval) if arr.shape[2] == 4 else None
-    pixels = _to_tensor(arr[:, :, :3], maxval)
     sw, sh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-    gpano = parse_gpano(xmp)
-    img = PanoImage(path=path, pixels=pixels, alpha=alpha, bit_depth=bit_depth, format=fmt, exif=exif,
-                    icc=icc, xmp=xmp, gpano=gpano, orientation=orientation, source_size=(sw, sh))
+    return DecodedImage(path=path, array=arr, bit_depth=bit_depth, format=fmt, exif=exif, icc=icc, xmp=xmp,
+                        gpano=parse_gpano(xmp), orientation=orientation, source_size=(sw, sh))
+
+
+def read_image(
+    path: str | os.PathLike,
+    mode: ReadMode = "sphere",
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    reduce: int = 1,
+) -> PanoImage:
+    """Read a JPEG, PNG, WebP or TIFF image.
+
+    Args:
+        path: The file.
+        mode: ``"sphere"``: the image must be 2:1 or carry GPano, else :class:`InputError` names the
+            ways out; ``"force-sphere"``: treat any image as a full sphere (GPano still used when
+            present); ``"flat"``: no sphere checks, ``kind`` is ``"flat"``.
+        max_pixels: Refuse images with more pixels than this (decompression-bomb guard; 0 or None:
+            no limit). The message names ``--max-pixels N``.
+        reduce: Decode at about 1/``reduce`` of the size (fast JPEG DCT scaling where possible);
+            ``geometry`` is fitted to the decoded size, ``source_size`` keeps the full size.
+
+    Returns:
+        The :class:`PanoImage`.
+
+    Raises:
+        InputError: missing file, folder, empty, not an image, unsupported format, truncated or
+            corrupt data, too many pixels, or (mode ``"sphere"``) not a photosphere.
+    """
+    d = decode_image(path, max_pixels=max_pixels, reduce=reduce)
+    maxval = 65535.0 if d.array.dtype == np.uint16 else 255.0
+    img = PanoImage(
+        path=d.path,
+        pixels=_to_tensor(d.array[:, :, :3], maxval),
+        alpha=_to_tensor(d.array[:, :, 3:4], maxval) if d.has_alpha else None,
+        bit_depth=d.bit_depth,
+        format=d.format,
+        exif=d.exif,
+        icc=d.icc,
+        xmp=d.xmp,
+        gpano=d.gpano,
+        orientation=d.orientation,
+        source_size=d.source_size,
+    )
     img.geometry, img.kind = sphere_geometry(img, mode)
     return img
 
@@ -326,7 +387,7 @@ def is_two_to_one(width: int, height: int) -> bool:
 
 
 def sphere_geometry(
-    img: PanoImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
+    img: PanoImage | DecodedImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
 ) -> tuple[SphereGeometry | None, Kind]:
     """Where ``img`` lies on the sphere under ``mode`` (see :func:`read_image`).
 
@@ -380,6 +441,8 @@ def sphere_geometry(
 def _pixels_to_array(image: torch.Tensor | np.ndarray, bits: int) -> np.ndarray:
     """A tensor ``(1, C, H, W)``/``(C, H, W)`` float in [0, 1] or an ``(H, W[, C])`` uint8/uint16 array ->
     ``(H, W, C)`` array of the requested bit depth."""
+    import torch
+
     maxval = 65535 if bits == 16 else 255
     dtype = np.uint16 if bits == 16 else np.uint8
     if isinstance(image, torch.Tensor):
@@ -427,6 +490,8 @@ def _output_exif(exif: bytes | None, width: int, height: int) -> bytes | None:
 
 
 def _resize_alpha(alpha: torch.Tensor | np.ndarray, width: int, height: int, bits: int) -> np.ndarray:
+    import torch
+
     if not isinstance(alpha, torch.Tensor):
         a = np.asarray(alpha)
         alpha = torch.from_numpy(a.astype(np.float32) / (65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 else 1.0))
