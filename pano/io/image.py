@@ -572,16 +572,17 @@ def write_image(
     exif = _output_exif(like.exif if like is not None else None, width, height)
     icc = like.icc if like is not None else None
 
-    with atomic_output(path, overwrite) as tmp:
-        try:
+    try:
+        with atomic_output(path, overwrite) as tmp:
             if bits == 16:
                 _write_cv2_16(arr, tmp, fmt, exif, xmp, icc)
             else:
                 _write_pillow(arr, tmp, fmt, exif, xmp, icc, quality)
-        except OutputError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"cannot write {path} ({_short(exc)}): check the disk and folder") from None
+    except OutputError:
+        raise
+    except (OSError, ValueError) as exc:  # also the temporary file itself (read-only file system, ...)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _short(exc)
+        raise OutputError(f"cannot write {path} ({why}): check the disk or choose another -o/--output") from None
     return path
 
 
