@@ -19,7 +19,10 @@ but no EXIF block (TIFF tags are not EXIF).
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -152,12 +155,14 @@ def _open(path: Path):  # -> PIL.Image.Image, headers only
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None  # pano applies its own max_pixels with a clear message
         try:
-            return Image.open(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return Image.open(path)
         except UnidentifiedImageError:
             raise InputError(
                 f"{path} is not an image pano can read: use a JPEG, PNG, WebP or TIFF file"
             ) from None
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError, ValueError, SyntaxError, struct.error...
             raise InputError(f"{path} is corrupt or unreadable ({_short(exc)}): re-export or re-download it") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
@@ -241,12 +246,31 @@ def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
     return np.asarray(im)
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C libraries writing to stderr) for the duration."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, pytest capture replaced it): nothing to do
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
     """Decode 16-bit PNG/TIFF with OpenCV -> ``(H, W, 3|4)`` uint16 RGB(A)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with _quiet_stderr():  # libpng/libtiff print their complaints themselves; pano raises one line instead
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise InputError(f"{path} is corrupt or unreadable (16-bit decode failed): re-export or re-download it")
     if arr.dtype != np.uint16:
@@ -271,6 +295,27 @@ def _to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
     return torch.from_numpy(arr.astype(np.float32) / maxval).permute(2, 0, 1)[None].contiguous()
 
 
+def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
+    """``(xmp, icc, exif, orientation)`` of an open Pillow image."""
+    info = im.info
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if xmp is None and fmt == "TIFF":
+        xmp = im.tag_v2.get(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    xmp = bytes(xmp) if xmp else None
+    icc = info.get("icc_profile") or None
+    try:
+        orientation = int(im.getexif().get(_ORIENTATION, 1) or 1)
+    except (TypeError, ValueError):
+        orientation = 1
+    orientation = orientation if 1 <= orientation <= 8 else 1
+    exif = info.get("exif") if fmt != "TIFF" else None  # TIFF tags are not an EXIF block
+    if isinstance(exif, bytes) and exif and not exif.startswith(b"Exif"):
+        exif = b"Exif\x00\x00" + exif  # PNG eXIf / WebP chunks have no header
+    return xmp, icc, (bytes(exif) if exif else None), orientation
+
+
 def decode_image(
     path: str | os.PathLike,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -286,46 +331,27 @@ def decode_image(
     _check_input_path(path)
     im = _open(path)
     try:
-        fmt = _READ_FORMATS.get(im.format or "")
-        if fmt is None:
-            raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
-        w, h = im.size
-        if max_pixels and w * h > max_pixels:
-            raise InputError(
-                f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
-                f"if you trust the file, raise it with --max-pixels {w * h}"
-            )
-        info = im.info
-        xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
-        if xmp is None and fmt == "TIFF":
-            xmp = im.tag_v2.get(700)
-        if isinstance(xmp, str):
-            xmp = xmp.encode("utf-8")
-        xmp = bytes(xmp) if xmp else None
-        icc = info.get("icc_profile") or None
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exif_obj = im.getexif()
-        try:
-            orientation = int(exif_obj.get(_ORIENTATION, 1) or 1)
-        except (TypeError, ValueError):
-            orientation = 1
-        orientation = orientation if 1 <= orientation <= 8 else 1
-        exif = info.get("exif") if fmt != "TIFF" else None
-        if isinstance(exif, bytes) and exif and not exif.startswith(b"Exif"):
-            exif = b"Exif\x00\x00" + exif  # PNG eXIf / WebP chunks have no header
-        bit_depth = _file_bit_depth(im, fmt, path)
-        reduce = max(1, int(reduce))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                arr = _decode_cv2(path, reduce) if bit_depth == 16 else _decode_pillow(im, path, reduce)
-        except InputError:
-            raise
-        except MemoryError:
-            raise InputError(f"{path} is {w}x{h}: not enough memory to decode it, try a smaller image") from None
-        except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, SyntaxError, struct.error...
-            raise InputError(f"{path} is truncated or corrupt ({_short(exc)}): re-export or re-download it") from None
+            warnings.simplefilter("ignore")  # Pillow warns about odd EXIF etc.: never noise on stderr
+            fmt = _READ_FORMATS.get(im.format or "")
+            if fmt is None:
+                raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
+            w, h = im.size
+            if max_pixels and w * h > max_pixels:
+                raise InputError(
+                    f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
+                    f"if you trust the file, raise it with --max-pixels {w * h}"
+                )
+            xmp, icc, exif, orientation = _metadata(im, fmt)
+            bit_depth = _file_bit_depth(im, fmt, path)
+            reduce = max(1, int(reduce))
+            arr = _decode_cv2(path, reduce) if bit_depth == 16 else _decode_pillow(im, path, reduce)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(f"{path} is too large to decode in the memory available: try a smaller image") from None
+    except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, SyntaxError, struct.error...
+        raise InputError(f"{path} is truncated or corrupt ({_short(exc)}): re-export or re-download it") from None
     finally:
         im.close()
 
