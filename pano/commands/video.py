@@ -91,6 +91,7 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every Nth frame.")
 @click.option("--fps", type=click.FloatRange(min=0.1), default=None, help="Output frame rate (default: the input's; 24 for a folder).")
 @click.option("--width", type=click.IntRange(min=8), default=None, help="Resample each eye to this 2:1 width first.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N output frames (a quick preview).")
 @click.option("--fade-in", type=click.FloatRange(min=0), default=0.0, help="Seconds to crossfade from the raw world.")
 @click.option("--fade-out", type=click.FloatRange(min=0), default=0.0, help="Seconds to crossfade back to the raw world.")
 @click.option("--strength", default=None, help='Keyframed strength, seconds:strength pairs, e.g. "0:0,2:1,8:1,10:0".')
@@ -115,7 +116,7 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @quiet_option
 @click.pass_context
 def video(ctx: click.Context, input_path: Path, output: str | None, overwrite: bool, filter_name: str,
-          model: str | None, every: int, fps: float | None, width: int | None, fade_in: float, fade_out: float,
+          model: str | None, every: int, fps: float | None, width: int | None, max_frames: int | None, fade_in: float, fade_out: float,
           strength: str | None, coherence: bool, blend: float, blend_mode: str, flow: str, resume: bool,
           codec: str, crf: int | None, preset: str, seed: int, sort: str, frames_out: Path | None,
           device: str, quiet: bool) -> None:
@@ -155,6 +156,7 @@ def video(ctx: click.Context, input_path: Path, output: str | None, overwrite: b
         every=every,
         fps=Fraction(str(fps)).limit_denominator(1001) if fps else None,
         width=width,
+        max_frames=max_frames,
         fade_in_s=fade_in,
         fade_out_s=fade_out,
         strength=strength,

@@ -272,13 +272,18 @@ class VideoWriter:
             packet.stream = self._audio_stream
             self._out.mux(packet)
 
-    def close(self) -> None:
-        """Flush the encoder and the remaining audio, and finish the file."""
+    def close(self, trim_audio: bool = False) -> None:
+        """Flush the encoder and the remaining audio, and finish the file.
+
+        Args:
+            trim_audio: drop audio after the last video frame (for a shortened video); by default
+                all of the audio is copied.
+        """
         av = _av()
         try:
             for packet in self._stream.encode(None):
                 self._out.mux(packet)
-            self._mux_audio_until(None)
+            self._mux_audio_until(float(self.frames_written / self.fps) if trim_audio else None)
             self._out.close()
         except av.error.FFmpegError as exc:
             self._close_quietly()

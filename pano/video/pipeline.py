@@ -48,6 +48,7 @@ class VideoOptions:
         every: keep every Nth input frame (timelapse).
         fps: output frame rate (default: the input's; 24 for a folder of images).
         width: resample each eye to this 2:1 width before filtering (default: the input's).
+        max_frames: stop after this many output frames (a preview); the audio is cut to match.
         fade_in_s, fade_out_s: crossfade from/to the raw world at the start/end, seconds.
         strength: keyframes ``"t:s,..."`` (output seconds : strength 0..1), or None.
         coherence: carry the previous output along the optical flow.
@@ -66,6 +67,7 @@ class VideoOptions:
     every: int = 1
     fps: Fraction | None = None
     width: int | None = None
+    max_frames: int | None = None
     fade_in_s: float = 0.0
     fade_out_s: float = 0.0
     strength: str | None = None
@@ -231,6 +233,10 @@ def process_video(
     codec = choose_codec(options.codec, width, height) if output is not None else None
     fps = Fraction(options.fps) if options.fps else source.fps
     total = source.frame_count
+    if options.max_frames is not None:
+        if options.max_frames < 1:
+            raise InputError("--max-frames must be 1 or more")
+        total = min(total, options.max_frames) if total else options.max_frames
     notes: list[str] = []
     keep_audio = source.audio_path is not None and abs(float(fps * options.every / source.fps) - 1.0) < 1e-3
     if source.audio_path is not None and not keep_audio:
@@ -293,6 +299,8 @@ def process_video(
         prev_out: list[np.ndarray] | None = None
         try:
             for index, eyes in enumerate(frames):
+                if options.max_frames is not None and index >= options.max_frames:
+                    break
                 if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
                     raise InputError("eye count changed mid-stream")
                 is_new = index >= done
@@ -331,7 +339,7 @@ def process_video(
         if count == 0:
             raise InputError(f"{input_path}: no frames could be decoded: check the file")
         if writer is not None:
-            writer.close()
+            writer.close(trim_audio=options.max_frames is not None)
             write_spherical_metadata(tmp, meta)
     work.remove()
     return VideoResult(
