@@ -11,9 +11,8 @@ the format allows (PNG, TIFF), and is atomic (temporary file, then rename).
 
 Decoders: Pillow for 8-bit images and all metadata; OpenCV (``cv2.imdecode(IMREAD_UNCHANGED)``)
 for 16-bit PNG and TIFF, because Pillow truncates 16-bit colour to 8 bits. 16-bit PNG is written by
-OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF is written by OpenCV without metadata (OpenCV
-cannot embed it in TIFF; write PNG to keep both 16 bits and GPano). TIFF input keeps XMP and ICC
-but no EXIF block (TIFF tags are not EXIF).
+OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF by a small writer here (deflate, XMP and ICC tags;
+no EXIF IFD). TIFF input keeps XMP and ICC but no EXIF block (TIFF tags are not EXIF).
 """
 
 from __future__ import annotations
@@ -292,7 +291,13 @@ def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
 def _to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
     import torch
 
-    return torch.from_numpy(arr.astype(np.float32) / maxval).permute(2, 0, 1)[None].contiguous()
+    h, w, c = arr.shape
+    out = torch.empty((1, c, h, w), dtype=torch.float32)
+    with warnings.catch_warnings():  # a read-only array (np.asarray of a PIL image) is only read here
+        warnings.simplefilter("ignore", UserWarning)
+        src = torch.from_numpy(arr)
+    out[0].copy_(src.permute(2, 0, 1))  # one float copy, no numpy temporaries
+    return out.div_(maxval)
 
 
 def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
@@ -673,7 +678,7 @@ def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp:
 
     bgr = arr[:, :, [2, 1, 0, 3]] if arr.shape[2] == 4 else arr[:, :, ::-1]
     bgr = np.ascontiguousarray(bgr)
-    ext = ".png" if fmt == "PNG" else ".tiff"
+    ext = ".png"
     if fmt == "PNG":
         types, chunks = [], []
         if exif:
@@ -687,7 +692,74 @@ def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp:
             chunks.append(np.frombuffer(icc, np.uint8))
         ok, buf = cv2.imencodeWithMetadata(ext, bgr, types, chunks, [cv2.IMWRITE_PNG_COMPRESSION, 6])
     else:
-        ok, buf = cv2.imencode(ext, bgr, [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE])
+        _write_tiff_16(arr, tmp, xmp, icc)
+        return
     if not ok:
         raise OutputError(f"OpenCV could not encode a 16-bit {fmt}: write 8-bit or another format")
     buf.tofile(str(tmp))
+
+
+def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | None) -> None:
+    """A baseline little-endian 16-bit RGB(A) TIFF (deflate, horizontal predictor) with XMP (tag 700)
+    and ICC (tag 34675): neither Pillow nor OpenCV writes 16-bit colour TIFF with metadata."""
+    import struct
+    import zlib
+
+    h, w, spp = arr.shape
+    pred = arr.astype(np.uint16, copy=True)
+    pred[:, 1:] -= arr[:, :-1]  # predictor 2: differences along the row, modulo 2**16
+    rps = max(1, (1 << 20) // (w * spp * 2))
+    strips = [zlib.compress(pred[y : y + rps].astype("<u2").tobytes(), 6) for y in range(0, h, rps)]
+    out = bytearray(b"II*\x00\x00\x00\x00\x00")
+    offsets = []
+    for strip in strips:
+        offsets.append(len(out))
+        out += strip
+        if len(out) % 2:
+            out += b"\x00"
+
+    def blob(data: bytes) -> int:
+        if len(out) % 2:
+            out.extend(b"\x00")
+        at = len(out)
+        out.extend(data)
+        return at
+
+    SHORT, LONG, BYTE, UNDEFINED = 3, 4, 1, 7
+    entries: list[tuple[int, int, int, bytes]] = []  # tag, type, count, payload
+
+    def tag(code: int, typ: int, values: list[int] | bytes) -> None:
+        if isinstance(values, bytes):
+            entries.append((code, typ, len(values), values))
+        else:
+            fmt = "<%d%s" % (len(values), "H" if typ == SHORT else "I")
+            entries.append((code, typ, len(values), struct.pack(fmt, *values)))
+
+    tag(256, LONG, [w])
+    tag(257, LONG, [h])
+    tag(258, SHORT, [16] * spp)
+    tag(259, SHORT, [8])  # Adobe deflate
+    tag(262, SHORT, [2])  # RGB
+    tag(273, LONG, offsets)
+    tag(277, SHORT, [spp])
+    tag(278, LONG, [rps])
+    tag(279, LONG, [len(s) for s in strips])
+    tag(284, SHORT, [1])  # chunky
+    tag(317, SHORT, [2])  # horizontal differencing
+    if spp == 4:
+        tag(338, SHORT, [2])  # unassociated alpha
+    tag(339, SHORT, [1] * spp)  # unsigned integers
+    if xmp:
+        tag(700, BYTE, xmp)
+    if icc:
+        tag(34675, UNDEFINED, icc)
+    packed = []
+    for code, typ, count, payload in sorted(entries):
+        field = payload.ljust(4, b"\x00") if len(payload) <= 4 else struct.pack("<I", blob(payload))
+        packed.append(struct.pack("<HHI", code, typ, count) + field)
+    if len(out) % 2:
+        out += b"\x00"
+    ifd_at = len(out)
+    out += struct.pack("<H", len(packed)) + b"".join(packed) + struct.pack("<I", 0)
+    out[4:8] = struct.pack("<I", ifd_at)
+    tmp.write_bytes(bytes(out))
