@@ -1,0 +1,241 @@
+"""What the viewer shows: the files named on the command line, expanded and paired.
+
+A :class:`Gallery` is a list of :class:`GalleryItem`; each item is one world (``a``) and, for a
+raw/dream pair, a second world (``b``) to crossfade into. Every file gets a small integer id; the
+server serves ``/media/<id>`` and nothing else from the disk, so only files listed here can ever
+leave the machine.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pano.errors import InputError
+
+IMAGE_TYPES: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".gif": "image/gif",
+}
+VIDEO_TYPES: dict[str, str] = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/mp4",  # H.264/AAC in a QuickTime box plays as mp4 in browsers
+    ".webm": "video/webm",
+}
+#: Suffix that marks the dreamed twin of a file: ``x.jpg`` pairs with ``x_dream.jpg``.
+PAIR_SUFFIX = "_dream"
+
+MediaKind = Literal["image", "video"]
+
+
+def media_kind(path: Path) -> MediaKind | None:
+    """``"image"``, ``"video"`` or ``None`` (not something a browser can show) from the extension."""
+    ext = path.suffix.lower()
+    if ext in IMAGE_TYPES:
+        return "image"
+    if ext in VIDEO_TYPES:
+        return "video"
+    return None
+
+
+def mime_type(path: Path) -> str:
+    """The Content-Type the server sends for ``path``."""
+    ext = path.suffix.lower()
+    return IMAGE_TYPES.get(ext) or VIDEO_TYPES.get(ext) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """One file the server may send.
+
+    Attributes:
+        id: Index in :attr:`Gallery.files`; served at ``/media/<id>``.
+        path: Resolved absolute path (symlinks followed once, when the gallery was built).
+        kind: ``"image"`` or ``"video"``.
+        geometry: Partial-photosphere placement (GPano) as a JSON-able dict with ``full_width``,
+            ``full_height``, ``crop_left``, ``crop_top``, ``crop_width``, ``crop_height`` in pixels,
+            or ``None`` for a full 2:1 sphere (and for videos).
+    """
+
+    id: int
+    path: Path
+    kind: MediaKind
+    geometry: dict[str, int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/media/{self.id}"
+
+    def manifest(self) -> dict[str, Any]:
+        return {"url": self.url, "name": self.path.name, "kind": self.kind, "geometry": self.geometry}
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One entry of the gallery: a world ``a`` and, for a pair, the world ``b`` it fades into."""
+
+    a: MediaFile
+    b: MediaFile | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "name": self.a.path.name,
+            "kind": self.a.kind,
+            "a": self.a.manifest(),
+            "b": self.b.manifest() if self.b else None,
+            "label_a": "raw" if self.b else "",
+            "label_b": _pair_label(self.a, self.b) if self.b else "",
+        }
+
+
+def _pair_label(a: MediaFile, b: MediaFile) -> str:
+    if b.path.stem == a.path.stem + PAIR_SUFFIX:
+        return PAIR_SUFFIX.lstrip("_")
+    return b.path.stem
+
+
+@dataclass
+class Gallery:
+    """The files the viewer serves and the order it shows them in."""
+
+    items: list[GalleryItem] = field(default_factory=list)
+    files: list[MediaFile] = field(default_factory=list)
+
+    def file(self, media_id: int) -> MediaFile | None:
+        """The file with id ``media_id``, or ``None``."""
+        if 0 <= media_id < len(self.files):
+            return self.files[media_id]
+        return None
+
+    def manifest(self) -> dict[str, Any]:
+        """The JSON the page loads from ``/manifest.json``."""
+        return {"items": [item.manifest() for item in self.items]}
+
+
+def _read_geometry(path: Path) -> dict[str, int] | None:
+    """GPano placement of a partial photosphere, or ``None`` (full sphere, or no reader yet)."""
+    try:
+        from pano.io.gpano import read_sphere_geometry
+    except ImportError:  # the GPano reader is optional for the viewer
+        return None
+    try:
+        geom = read_sphere_geometry(path)
+    except InputError:
+        return None
+    if geom is None:
+        return None
+    keys = ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height")
+    out = {k: int(getattr(geom, k)) for k in keys}
+    if out["full_width"] <= 0 or out["full_height"] <= 0 or out["crop_width"] <= 0 or out["crop_height"] <= 0:
+        return None
+    if (out["crop_left"], out["crop_top"], out["crop_width"], out["crop_height"]) == (
+        0,
+        0,
+        out["full_width"],
+        out["full_height"],
+    ):
+        return None  # a full sphere that merely carries GPano tags
+    return out
+
+
+def _expand_folder(folder: Path) -> list[Path]:
+    """The images and videos directly inside ``folder``, sorted; hidden files and symlinks that
+    point outside the folder are skipped."""
+    root = folder.resolve()
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
+        if entry.name.startswith(".") or media_kind(entry) is None:
+            continue
+        resolved = entry.resolve()
+        if not resolved.is_file() or resolved.parent != root and root not in resolved.parents:
+            continue
+        out.append(entry)
+    return out
+
+
+def _check_file(path: Path) -> Path:
+    if not path.exists():
+        raise InputError(f"{path} does not exist: check the name (pano view FILE|FOLDER ...)")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file: name images, videos or folders of them")
+    if media_kind(path) is None:
+        known = " ".join(sorted(IMAGE_TYPES | VIDEO_TYPES))
+        raise InputError(f"{path} is not something a browser can show ({known}): convert it, e.g. to .jpg or .mp4")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path} is not readable: check its permissions")
+    return path
+
+
+def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]] | None = None) -> Gallery:
+    """Expand folders, detect ``x`` + ``x_dream`` pairs, and give every file an id.
+
+    Args:
+        paths: Files and folders, in the order to show them. A folder contributes the images and
+            videos directly inside it, sorted by name.
+        compare: Explicit pairs ``(A, B)`` from ``--compare``; they come first.
+
+    Returns:
+        The gallery. A file that is the ``_dream`` twin of another listed file is shown as that
+        file's crossfade partner, not on its own.
+
+    Raises:
+        InputError: A path is missing, unreadable or not an image/video, or nothing is left to show.
+    """
+    listed: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = _expand_folder(p)
+            if not found:
+                raise InputError(f"folder {p} holds no images or videos: name files instead")
+            listed.extend(found)
+        else:
+            listed.append(_check_file(p))
+
+    gallery = Gallery()
+    by_path: dict[Path, MediaFile] = {}
+
+    def add(p: Path) -> MediaFile:
+        resolved = p.resolve()
+        if resolved in by_path:
+            return by_path[resolved]
+        kind = media_kind(resolved) or media_kind(p)
+        assert kind is not None  # checked above
+        mf = MediaFile(len(gallery.files), resolved, kind, _read_geometry(resolved) if kind == "image" else None)
+        gallery.files.append(mf)
+        by_path[resolved] = mf
+        return mf
+
+    for a, b in compare or []:
+        fa, fb = add(_check_file(Path(a))), add(_check_file(Path(b)))
+        if fa.kind != fb.kind:
+            raise InputError(f"--compare {a} {b}: one is an image, the other a video: compare like with like")
+        gallery.items.append(GalleryItem(fa, fb))
+
+    resolved_listed = [p.resolve() for p in listed]
+    listed_set = set(resolved_listed)
+    twins: dict[Path, Path] = {}
+    for p in resolved_listed:
+        twin = p.with_name(p.stem + PAIR_SUFFIX + p.suffix)
+        if twin in listed_set and twin != p:
+            twins[p] = twin
+    partners = set(twins.values())
+    seen: set[Path] = set()
+    for p, r in zip(listed, resolved_listed):
+        if r in seen or r in partners:
+            continue
+        seen.add(r)
+        item = GalleryItem(add(p), add(twins[r]) if r in twins else None)
+        gallery.items.append(item)
+
+    if not gallery.items:
+        raise InputError("nothing to show: name photospheres, 360 videos or folders (pano view FILE ...)")
+    return gallery

@@ -1,0 +1,332 @@
+"""The viewer's web server: the page's own assets, a JSON manifest, and the named files by id.
+
+Routes (GET and HEAD only; anything else is 404):
+
+* ``/`` and ``/index.html``: the viewer page.
+* ``/static/<name>``: one of the files shipped in ``pano/viewer/static`` (exact names only).
+* ``/manifest.json``: :meth:`pano.viewer.media.Gallery.manifest`.
+* ``/media/<id>``: file ``id`` of the gallery, with HTTP range requests (206/416) for seeking.
+
+No URL is ever mapped onto the file system, so ``..``, percent-encoded traversal, absolute paths
+and symlinks out of a folder all end in 404. With a token (``--lan``), every request must carry it
+as ``?t=TOKEN`` (then it is kept in a cookie) or the cookie: otherwise 403. Without a token the
+server only answers requests whose ``Host`` is the loopback name it was opened on (no DNS
+rebinding).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hmac
+import importlib.resources
+import json
+import os
+import re
+import ssl
+import threading
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pano.viewer.media import Gallery, mime_type
+
+__all__ = ["ViewerServer", "STATIC_TYPES"]
+
+STATIC_TYPES: dict[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".json": "application/json",
+}
+COOKIE = "pano_token"
+_CHUNK = 256 * 1024
+_MEDIA_RE = re.compile(r"/media/(0|[1-9][0-9]{0,8})")
+_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _static_assets() -> dict[str, bytes]:
+    """Name -> bytes of every file shipped in ``pano/viewer/static`` (read once at start)."""
+    root = importlib.resources.files("pano.viewer") / "static"
+    out = {}
+    for entry in root.iterdir():
+        ext = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+        if entry.is_file() and ext in STATIC_TYPES and not entry.name.startswith("."):
+            out[entry.name] = entry.read_bytes()
+    return out
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_HTTPServer"
+    server_version = "pano-view"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = 60
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.viewer.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._dispatch(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch(body=False)
+
+    def _send_simple(self, status: HTTPStatus, text: str = "", headers: dict[str, str] | None = None) -> None:
+        data = (text or f"{status.value} {status.phrase}\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _common_headers(self) -> None:
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        if self._set_cookie:
+            secure = "; Secure" if self.server.viewer.tls else ""
+            self.send_header("Set-Cookie", f"{COOKIE}={self._set_cookie}; Path=/; HttpOnly; SameSite=Strict{secure}")
+
+    # -- access control -----------------------------------------------------------------------
+    def _allowed(self, query: dict[str, list[str]]) -> bool:
+        viewer = self.server.viewer
+        self._set_cookie = ""
+        if viewer.token is None:
+            host = (self.headers.get("Host") or "").lower()
+            return host in viewer.allowed_hosts
+        given = query.get("t", [""])[0]
+        if given and hmac.compare_digest(given.encode(), viewer.token.encode()):
+            self._set_cookie = viewer.token
+            return True
+        cookie = SimpleCookie()
+        try:
+            cookie.load(self.headers.get("Cookie") or "")
+        except Exception:  # malformed cookie header: treat as absent
+            return False
+        morsel = cookie.get(COOKIE)
+        return morsel is not None and hmac.compare_digest(morsel.value.encode(), viewer.token.encode())
+
+    # -- routing ------------------------------------------------------------------------------
+    def _dispatch(self, body: bool) -> None:
+        self._set_cookie = ""
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:
+            self._send_simple(HTTPStatus.NOT_FOUND)
+            return
+        if not self._allowed(parse_qs(parts.query)):
+            self._send_simple(HTTPStatus.FORBIDDEN, "403 Forbidden: open the URL with its ?t= token\n")
+            return
+        path, viewer = parts.path, self.server.viewer
+        if path in ("/", "/index.html"):
+            self._send_bytes(viewer.assets["index.html"], STATIC_TYPES[".html"], body, html=True)
+        elif path == "/manifest.json":
+            data = json.dumps(viewer.gallery.manifest()).encode()
+            self._send_bytes(data, "application/json", body)
+        elif path.startswith("/static/") and path[len("/static/") :] in viewer.assets:
+            name = path[len("/static/") :]
+            self._send_bytes(viewer.assets[name], STATIC_TYPES["." + name.rsplit(".", 1)[-1]], body)
+        elif (m := _MEDIA_RE.fullmatch(path)) and viewer.gallery.file(int(m.group(1))) is not None:
+            self._send_media(int(m.group(1)), body)
+        else:
+            self._send_simple(HTTPStatus.NOT_FOUND)
+
+    def _send_bytes(self, data: bytes, ctype: str, body: bool, html: bool = False) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        if html:
+            self.send_header("Content-Security-Policy", _CSP)
+        self._common_headers()
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def _send_media(self, media_id: int, body: bool) -> None:
+        mf = self.server.viewer.gallery.files[media_id]
+        try:
+            f = open(mf.path, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            self._send_simple(HTTPStatus.NOT_FOUND)
+            return
+        with f:
+            st = os.fstat(f.fileno())
+            size = st.st_size
+            etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+            headers = {
+                "Accept-Ranges": "bytes",
+                "ETag": etag,
+                "Last-Modified": email.utils.formatdate(st.st_mtime, usegmt=True),
+                "Cache-Control": "no-cache",
+            }
+            if self.headers.get("If-None-Match") == etag and not self.headers.get("Range"):
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self._common_headers()
+                self.end_headers()
+                return
+            start, end, status = 0, size - 1, HTTPStatus.OK
+            rng = self.headers.get("Range")
+            if rng and "," not in rng:  # multi-range requests get the whole file (allowed by RFC 9110)
+                parsed = _parse_range(rng, size)
+                if parsed is None:
+                    self._send_simple(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers={"Content-Range": f"bytes */{size}"})
+                    return
+                if parsed != "ignore":
+                    start, end = parsed
+                    status = HTTPStatus.PARTIAL_CONTENT
+            length = max(0, end - start + 1)
+            self.send_response(status)
+            self.send_header("Content-Type", mime_type(mf.path))
+            self.send_header("Content-Length", str(length))
+            if status == HTTPStatus.PARTIAL_CONTENT:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self._common_headers()
+            self.end_headers()
+            if not body:
+                return
+            f.seek(start)
+            left = length
+            while left > 0:
+                chunk = f.read(min(_CHUNK, left))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                left -= len(chunk)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """``(start, end)`` inclusive for a single ``bytes=`` range; ``"ignore"`` for a header this
+    server does not understand (serve the whole file); ``None`` when unsatisfiable (416)."""
+    m = _RANGE_RE.fullmatch(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return "ignore"
+    if m.group(1):
+        start = int(m.group(1))
+        end = int(m.group(2)) if m.group(2) else size - 1
+        if end < start:
+            return "ignore"
+        if start >= size:
+            return None
+        return start, min(end, size - 1)
+    suffix = int(m.group(2))
+    if suffix == 0 or size == 0:
+        return None
+    return max(0, size - suffix), size - 1
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    viewer: "ViewerServer"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):  # handshake in the worker thread, not in accept()
+            request.settimeout(15)
+            try:
+                request.do_handshake()
+            except (OSError, ssl.SSLError):
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Browsers drop connections all the time (video seeking, page reloads); stay quiet.
+        if self.viewer.verbose:
+            super().handle_error(request, client_address)
+
+
+class ViewerServer:
+    """Serve a :class:`~pano.viewer.media.Gallery` to a browser.
+
+    Args:
+        gallery: What to show.
+        host: Address to bind (``127.0.0.1``; ``0.0.0.0`` for the LAN).
+        port: TCP port; 0 picks a free one.
+        token: Access token every request must carry (``None``: no token, loopback Host only).
+        ssl_context: Serve HTTPS with this context (``None``: plain HTTP).
+        public_host: Host name or address to put in the printed URL (default: ``host``, or
+            ``127.0.0.1`` when binding all interfaces).
+        verbose: Log every request to stderr.
+
+    Raises:
+        OSError: The port is taken (the command turns this into a one-line error).
+    """
+
+    def __init__(
+        self,
+        gallery: Gallery,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        public_host: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.gallery = gallery
+        self.token = token
+        self.tls = ssl_context is not None
+        self.verbose = verbose
+        self.assets = _static_assets()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.viewer = self
+        if ssl_context is not None:
+            self._httpd.socket = ssl_context.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.port: int = self._httpd.server_address[1]
+        self.host = host
+        self.public_host = public_host or ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+        names = {"127.0.0.1", "localhost", "[::1]", self.public_host}
+        self.allowed_hosts = {f"{n}:{self.port}" for n in names}
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL to open, with the token when there is one."""
+        scheme = "https" if self.tls else "http"
+        host = f"[{self.public_host}]" if ":" in self.public_host else self.public_host
+        query = f"/?t={self.token}" if self.token else "/"
+        return f"{scheme}://{host}:{self.port}{query}"
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` (from another thread) or KeyboardInterrupt."""
+        self._httpd.serve_forever(poll_interval=0.25)
+
+    def start(self) -> "ViewerServer":
+        """Serve in a background daemon thread (for tests and embedding); returns ``self``."""
+        self._thread = threading.Thread(target=self.serve_forever, name="pano-view", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> "ViewerServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+

@@ -1,0 +1,649 @@
+// pano view: a WebGL2 / WebXR viewer for equirectangular photospheres and 360 videos.
+//
+// Rendering: one full-screen triangle; the fragment shader turns each pixel into a ray and looks
+// the ray up in the equirect (no sphere mesh: no pinch at the poles, no seam). Texture derivatives
+// come from a continuous longitude, so the mip level does not jump at +-180 degrees.
+//
+// Convention (shared with the rest of pano): column i of a W-wide equirect is at longitude
+// ((i + 0.5) / W - 0.5) * 360 deg, lon 0 at the image centre, +lon to the right; latitude +90 at the
+// top. WebGL/WebXR world: x right, y up, -z forward; pano direction = (x, y, -z).
+//
+// URL hash: #yaw=DEG&pitch=DEG&fov=DEG&mix=0..1&item=N (fov across the narrower side of the window).
+"use strict";
+
+(() => {
+  const DEG = Math.PI / 180;
+  const FOV_MIN = 15, FOV_MAX = 130, FOV_DEFAULT = 90;
+  const BACKGROUND = [0.16, 0.17, 0.19];
+  const $ = (id) => document.getElementById(id);
+
+  // ---------------------------------------------------------------- small matrix helpers
+  // 4x4 and 3x3 matrices are column-major Float32Arrays, as WebGL and WebXR use them.
+  function invert4(m) {
+    const a00 = m[0], a01 = m[1], a02 = m[2], a03 = m[3];
+    const a10 = m[4], a11 = m[5], a12 = m[6], a13 = m[7];
+    const a20 = m[8], a21 = m[9], a22 = m[10], a23 = m[11];
+    const a30 = m[12], a31 = m[13], a32 = m[14], a33 = m[15];
+    const b00 = a00 * a11 - a01 * a10, b01 = a00 * a12 - a02 * a10, b02 = a00 * a13 - a03 * a10;
+    const b03 = a01 * a12 - a02 * a11, b04 = a01 * a13 - a03 * a11, b05 = a02 * a13 - a03 * a12;
+    const b06 = a20 * a31 - a21 * a30, b07 = a20 * a32 - a22 * a30, b08 = a20 * a33 - a23 * a30;
+    const b09 = a21 * a32 - a22 * a31, b10 = a21 * a33 - a23 * a31, b11 = a22 * a33 - a23 * a32;
+    let det = b00 * b11 - b01 * b10 + b02 * b09 + b03 * b08 - b04 * b07 + b05 * b06;
+    if (!det) return null;
+    det = 1.0 / det;
+    return new Float32Array([
+      (a11 * b11 - a12 * b10 + a13 * b09) * det, (a02 * b10 - a01 * b11 - a03 * b09) * det,
+      (a31 * b05 - a32 * b04 + a33 * b03) * det, (a22 * b04 - a21 * b05 - a23 * b03) * det,
+      (a12 * b08 - a10 * b11 - a13 * b07) * det, (a00 * b11 - a02 * b08 + a03 * b07) * det,
+      (a32 * b02 - a30 * b05 - a33 * b01) * det, (a20 * b05 - a22 * b02 + a23 * b01) * det,
+      (a10 * b10 - a11 * b08 + a13 * b06) * det, (a01 * b08 - a00 * b10 - a03 * b06) * det,
+      (a30 * b04 - a31 * b02 + a33 * b00) * det, (a21 * b02 - a20 * b04 - a23 * b00) * det,
+      (a11 * b07 - a10 * b09 - a12 * b06) * det, (a00 * b09 - a01 * b07 + a02 * b06) * det,
+      (a31 * b01 - a30 * b03 - a32 * b00) * det, (a20 * b03 - a21 * b01 + a22 * b00) * det,
+    ]);
+  }
+  function mul3(a, b) {
+    const o = new Float32Array(9);
+    for (let c = 0; c < 3; c++)
+      for (let r = 0; r < 3; r++)
+        o[c * 3 + r] = a[r] * b[c * 3] + a[3 + r] * b[c * 3 + 1] + a[6 + r] * b[c * 3 + 2];
+    return o;
+  }
+  function rotY(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([c, 0, -s, 0, 1, 0, s, 0, c]); }
+  function rotX(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([1, 0, 0, 0, c, s, 0, -s, c]); }
+  function rot3of4(m) { return new Float32Array([m[0], m[1], m[2], m[4], m[5], m[6], m[8], m[9], m[10]]); }
+  function quatToMat3(x, y, z, w) {
+    return new Float32Array([
+      1 - 2 * (y * y + z * z), 2 * (x * y + z * w), 2 * (x * z - y * w),
+      2 * (x * y - z * w), 1 - 2 * (x * x + z * z), 2 * (y * z + x * w),
+      2 * (x * z + y * w), 2 * (y * z - x * w), 1 - 2 * (x * x + y * y),
+    ]);
+  }
+  function quatMul(a, b) {
+    return [
+      a[0] * b[3] + a[3] * b[0] + a[1] * b[2] - a[2] * b[1],
+      a[1] * b[3] + a[3] * b[1] + a[2] * b[0] - a[0] * b[2],
+      a[2] * b[3] + a[3] * b[2] + a[0] * b[1] - a[1] * b[0],
+      a[3] * b[3] - a[0] * b[0] - a[1] * b[1] - a[2] * b[2],
+    ];
+  }
+  // Perspective projection whose narrower side spans fovDeg.
+  function perspective(fovDeg, aspect) {
+    const t = Math.tan(0.5 * fovDeg * DEG);
+    const tx = aspect >= 1 ? t * aspect : t, ty = aspect >= 1 ? t : t / aspect;
+    const n = 0.1, f = 10;
+    return new Float32Array([1 / tx, 0, 0, 0, 0, 1 / ty, 0, 0, 0, 0, (f + n) / (n - f), -1, 0, 0, (2 * f * n) / (n - f), 0]);
+  }
+  // Camera-to-world rotation of a desktop view: yaw > 0 turns right, pitch > 0 looks up.
+  function viewRotation(yawDeg, pitchDeg) { return mul3(rotY(-yawDeg * DEG), rotX(pitchDeg * DEG)); }
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  const wrapDeg = (d) => ((((d + 180) % 360) + 360) % 360) - 180;
+
+  // ---------------------------------------------------------------- shaders
+  const VERT = `#version 300 es
+out vec2 vNdc;
+void main() {
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2)) * 2.0 - 1.0;
+  vNdc = p;
+  gl_Position = vec4(p, 0.0, 1.0);
+}`;
+  const FRAG = `#version 300 es
+precision highp float;
+in vec2 vNdc;
+uniform mat4 uInvProj;      // clip -> eye space of this view
+uniform mat3 uView;         // eye -> world rotation (x right, y up, -z forward)
+uniform sampler2D uTexA;
+uniform sampler2D uTexB;
+uniform vec4 uCropA;        // (left, top, width, height) of the texture on the full sphere, in [0, 1]
+uniform vec4 uCropB;
+uniform float uMix;         // 0: A only, 1: B only
+uniform vec3 uBackground;   // outside a partial photosphere
+out vec4 outColor;
+const float PI = 3.141592653589793;
+
+vec3 sphereColor(sampler2D tex, vec4 crop, vec2 uv, vec2 gx, vec2 gy) {
+  float s = fract(uv.x - crop.x) / crop.z;
+  float t = (uv.y - crop.y) / crop.w;
+  if (s > 1.0 || t < 0.0 || t > 1.0) return uBackground;
+  vec2 k = 1.0 / crop.zw;
+  return textureGrad(tex, vec2(s, t), gx * k, gy * k).rgb;
+}
+
+void main() {
+  vec4 near = uInvProj * vec4(vNdc, -1.0, 1.0);
+  vec3 d = normalize(uView * (near.xyz / near.w));
+  float lon = atan(d.x, -d.z);                 // pano: z forward = -world z
+  float lat = asin(clamp(d.y, -1.0, 1.0));
+  vec2 uv = vec2(lon / (2.0 * PI) + 0.5, 0.5 - lat / PI);
+  // Screen-space derivatives of u from whichever of two parametrisations is continuous here:
+  // uv.x jumps at +-180 deg, fract(uv.x + 0.5) at 0 deg. Without this the jump selects the
+  // coarsest mip level along the seam and draws a 1-px line.
+  vec2 gx = dFdx(uv), gy = dFdy(uv);
+  float u2 = fract(uv.x + 0.5);
+  float gx2 = dFdx(u2), gy2 = dFdy(u2);
+  if (abs(gx2) < abs(gx.x)) gx.x = gx2;
+  if (abs(gy2) < abs(gy.x)) gy.x = gy2;
+  vec3 c = sphereColor(uTexA, uCropA, uv, gx, gy);
+  if (uMix > 0.0) c = mix(c, sphereColor(uTexB, uCropB, uv, gx, gy), uMix);
+  outColor = vec4(c, 1.0);
+}`;
+
+  // ---------------------------------------------------------------- state
+  const state = {
+    items: [], index: -1, yaw: 0, pitch: 0, fov: FOV_DEFAULT, mix: 0,
+    a: null, b: null,            // {tex, crop, video?, width, height}
+    dirty: true, loading: 0, frames: 0,
+    gyro: null,                  // {rot: mat3, yawOffset} while device orientation drives the view
+    xr: null,                    // {session, space, ...} during immersive-vr
+  };
+  const frameWaiters = [];
+  const canvas = $("view");
+  const message = $("message");
+  let gl = null, prog = null, uni = null, blackTex = null, maxTex = 4096, aniso = null;
+
+  function showMessage(text) {
+    message.textContent = text;
+    message.hidden = !text;
+  }
+
+  function initGL() {
+    gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false, xrCompatible: true });
+    if (!gl) {
+      showMessage("This browser has no WebGL2: try a current Chrome, Firefox, Safari or the Quest browser.");
+      return false;
+    }
+    const compile = (type, src) => {
+      const s = gl.createShader(type);
+      gl.shaderSource(s, src);
+      gl.compileShader(s);
+      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error("shader: " + gl.getShaderInfoLog(s));
+      return s;
+    };
+    prog = gl.createProgram();
+    gl.attachShader(prog, compile(gl.VERTEX_SHADER, VERT));
+    gl.attachShader(prog, compile(gl.FRAGMENT_SHADER, FRAG));
+    gl.linkProgram(prog);
+    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error("program: " + gl.getProgramInfoLog(prog));
+    uni = {};
+    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uMix", "uBackground"])
+      uni[n] = gl.getUniformLocation(prog, n);
+    gl.bindVertexArray(gl.createVertexArray());
+    maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    aniso = gl.getExtension("EXT_texture_filter_anisotropic");
+    blackTex = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, blackTex);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array([0, 0, 0, 255]));
+    canvas.addEventListener("webglcontextlost", (e) => { e.preventDefault(); showMessage("The graphics context was lost: reload the page."); });
+    return true;
+  }
+
+  // ---------------------------------------------------------------- media
+  function cropOf(geometry) {
+    if (!geometry) return [0, 0, 1, 1];
+    const g = geometry;
+    return [g.crop_left / g.full_width, g.crop_top / g.full_height, g.crop_width / g.full_width, g.crop_height / g.full_height];
+  }
+
+  function newTexture(fullWidth, mips) {
+    const tex = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, fullWidth ? gl.REPEAT : gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, mips ? gl.LINEAR_MIPMAP_LINEAR : gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    if (aniso && mips) gl.texParameterf(gl.TEXTURE_2D, aniso.TEXTURE_MAX_ANISOTROPY_EXT, Math.min(8, gl.getParameter(aniso.MAX_TEXTURE_MAX_ANISOTROPY_EXT)));
+    return tex;
+  }
+
+  async function loadImage(entry) {
+    const img = new Image();
+    img.decoding = "async";
+    img.src = entry.url;
+    try { await img.decode(); } catch (e) { throw new Error(`cannot load ${entry.name}`); }
+    let source = img, w = img.naturalWidth, h = img.naturalHeight;
+    if (w > maxTex || h > maxTex) {  // too big for this GPU: shrink, keeping the 2:1 shape
+      const k = Math.min(maxTex / w, maxTex / h);
+      w = Math.max(1, Math.floor(w * k)); h = Math.max(1, Math.floor(h * k));
+      source = await createImageBitmap(img, { resizeWidth: w, resizeHeight: h, resizeQuality: "high" });
+    }
+    const crop = cropOf(entry.geometry);
+    const tex = newTexture(crop[2] >= 1, true);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    gl.generateMipmap(gl.TEXTURE_2D);
+    if (source.close) source.close();
+    if (!entry.geometry && Math.abs(w - 2 * h) > 2)
+      console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight}, not 2:1: shown stretched over the whole sphere`);
+    return { tex, crop, video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
+  }
+
+  function loadVideo(entry, muted) {
+    const video = document.createElement("video");
+    video.loop = true;
+    video.playsInline = true;
+    video.preload = "auto";
+    video.muted = muted;
+    video.src = entry.url;
+    const tex = newTexture(true, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array([0, 0, 0, 255]));
+    const media = { tex, crop: [0, 0, 1, 1], video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
+    return new Promise((resolve, reject) => {
+      video.addEventListener("loadeddata", () => { media.width = video.videoWidth; media.height = video.videoHeight; resolve(media); }, { once: true });
+      video.addEventListener("error", () => reject(new Error(`cannot play ${entry.name}: the browser lacks its codec (try H.264 mp4)`)), { once: true });
+      if ("requestVideoFrameCallback" in video) {
+        const onFrame = () => { media.frameReady = true; state.dirty = true; video.requestVideoFrameCallback(onFrame); };
+        video.requestVideoFrameCallback(onFrame);
+      }
+      for (const ev of ["play", "pause", "seeked", "timeupdate"]) video.addEventListener(ev, () => { state.dirty = true; updateVideoUI(); });
+    });
+  }
+
+  function uploadVideo(media) {
+    const v = media.video;
+    if (!v || v.readyState < 2) return;
+    const fresh = media.frameReady || media.uploaded !== v.currentTime;
+    if (!fresh) return;
+    media.frameReady = false;
+    media.uploaded = v.currentTime;
+    if (v.videoWidth > maxTex || v.videoHeight > maxTex) return;  // reported once at load
+    gl.bindTexture(gl.TEXTURE_2D, media.tex);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, v);
+  }
+
+  function dispose(media) {
+    if (!media) return;
+    if (media.video) { media.video.pause(); media.video.removeAttribute("src"); media.video.load(); }
+    gl.deleteTexture(media.tex);
+  }
+
+  async function showItem(index) {
+    const n = state.items.length;
+    if (!n) return;
+    index = ((index % n) + n) % n;
+    const item = state.items[index];
+    const token = ++state.loading;
+    showMessage(`Loading ${item.name}\u2026`);
+    let a = null, b = null;
+    try {
+      if (item.kind === "video") {
+        [a, b] = await Promise.all([loadVideo(item.a, false), item.b ? loadVideo(item.b, true) : null]);
+      } else {
+        [a, b] = await Promise.all([loadImage(item.a), item.b ? loadImage(item.b) : null]);
+      }
+    } catch (err) {
+      dispose(a); dispose(b);
+      if (token === state.loading) showMessage(String(err.message || err));
+      console.warn(String(err.message || err));
+      return;
+    }
+    if (token !== state.loading) { dispose(a); dispose(b); return; }  // a newer request won
+    dispose(state.a); dispose(state.b);
+    state.a = a; state.b = b; state.index = index;
+    showMessage("");
+    $("title").textContent = item.b ? `${item.a.name} \u2194 ${item.b.name}` : item.a.name;
+    $("counter").textContent = n > 1 ? `${index + 1} / ${n}` : "";
+    $("prev").hidden = $("next").hidden = n < 2;
+    $("fade").hidden = !item.b;
+    $("label-a").textContent = item.label_a || "A";
+    $("label-b").textContent = item.label_b || "B";
+    $("video").hidden = item.kind !== "video";
+    if (!item.b) setMix(0);
+    if (a.video) {
+      const v = a.video;
+      if (v.videoWidth > maxTex || v.videoHeight > maxTex)
+        showMessage(`${item.a.name} is ${v.videoWidth}x${v.videoHeight}, more than this GPU's ${maxTex}px textures: transcode it smaller`);
+      v.play().catch(() => updateVideoUI());  // autoplay may need a click: the play button is there
+      if (b) b.video.play().catch(() => {});
+    }
+    updateVideoUI();
+    state.dirty = true;
+  }
+
+  // ---------------------------------------------------------------- view state and UI
+  function setView(yaw, pitch, fov) {
+    state.yaw = wrapDeg(yaw);
+    state.pitch = clamp(pitch, -90, 90);
+    state.fov = clamp(fov, FOV_MIN, FOV_MAX);
+    state.dirty = true;
+  }
+  function setMix(v) {
+    state.mix = clamp(v, 0, 1);
+    $("mix").value = String(state.mix);
+    state.dirty = true;
+  }
+  function applyHash() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    const num = (k, d) => (p.has(k) && isFinite(parseFloat(p.get(k))) ? parseFloat(p.get(k)) : d);
+    setView(num("yaw", state.yaw), num("pitch", state.pitch), num("fov", state.fov));
+    if (p.has("mix")) setMix(num("mix", state.mix));
+    if (p.has("item")) { const i = Math.round(num("item", 0)); if (i !== state.index) showItem(i); }
+  }
+  const fmtTime = (t) => (isFinite(t) ? `${Math.floor(t / 60)}:${String(Math.floor(t % 60)).padStart(2, "0")}` : "0:00");
+  function updateVideoUI() {
+    const v = state.a && state.a.video;
+    if (!v) return;
+    $("play").innerHTML = v.paused ? "&#x25B6;" : "&#x23F8;";
+    $("play").setAttribute("aria-label", v.paused ? "Play" : "Pause");
+    $("mute").innerHTML = v.muted ? "&#x1F507;" : "&#x1F50A;";
+    if (!seeking && v.duration) $("seek").value = String(v.currentTime / v.duration);
+    $("time").textContent = `${fmtTime(v.currentTime)} / ${fmtTime(v.duration)}`;
+  }
+  function videos() { return [state.a, state.b].filter((m) => m && m.video).map((m) => m.video); }
+  function togglePlay() {
+    const v = state.a && state.a.video;
+    if (!v) return;
+    if (v.paused) for (const x of videos()) x.play().catch(() => {});
+    else for (const x of videos()) x.pause();
+  }
+  function seekTo(t) {
+    const v = state.a && state.a.video;
+    if (!v || !v.duration) return;
+    t = clamp(t, 0, v.duration - 0.01);
+    for (const x of videos()) x.currentTime = t;
+  }
+  function syncPair() {  // keep the B video on A's clock
+    if (!state.a || !state.a.video || !state.b || !state.b.video) return;
+    const a = state.a.video, b = state.b.video;
+    if (Math.abs(b.currentTime - a.currentTime) > 0.15 && b.readyState >= 1) b.currentTime = a.currentTime;
+    if (a.paused !== b.paused) { if (a.paused) b.pause(); else b.play().catch(() => {}); }
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function drawView(invProj, viewRot) {
+    gl.useProgram(prog);
+    gl.uniformMatrix4fv(uni.uInvProj, false, invProj);
+    gl.uniformMatrix3fv(uni.uView, false, viewRot);
+    const a = state.a, b = state.b || state.a;
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, a ? a.tex : blackTex);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, b ? b.tex : blackTex);
+    gl.uniform1i(uni.uTexA, 0);
+    gl.uniform1i(uni.uTexB, 1);
+    gl.uniform4fv(uni.uCropA, a ? a.crop : [0, 0, 1, 1]);
+    gl.uniform4fv(uni.uCropB, b ? b.crop : [0, 0, 1, 1]);
+    gl.uniform1f(uni.uMix, state.b ? state.mix : 0);
+    gl.uniform3fv(uni.uBackground, BACKGROUND);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+  }
+
+  function uploadFrames() {
+    syncPair();
+    if (state.a) uploadVideo(state.a);
+    if (state.b) uploadVideo(state.b);
+  }
+
+  function desktopRotation() {
+    if (state.gyro) return mul3(rotY(-state.gyro.yawOffset * DEG), state.gyro.rot);
+    return viewRotation(state.yaw, state.pitch);
+  }
+
+  function frameDone() {
+    state.frames++;
+    while (frameWaiters.length) frameWaiters.shift()();
+  }
+
+  function desktopFrame() {
+    if (state.xr) return;  // the XR session drives frames now
+    requestAnimationFrame(desktopFrame);
+    const dpr = Math.min(window.devicePixelRatio || 1, 2);
+    const w = Math.max(1, Math.round(canvas.clientWidth * dpr)), h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; state.dirty = true; }
+    const playing = videos().some((v) => !v.paused);
+    if (!state.dirty && !playing && !frameWaiters.length) return;
+    state.dirty = false;
+    uploadFrames();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.viewport(0, 0, w, h);
+    drawView(invert4(perspective(state.fov, w / h)), desktopRotation());
+    if (playing) updateVideoUI();
+    frameDone();
+  }
+
+  // ---------------------------------------------------------------- WebXR
+  async function setupVR() {
+    const btn = $("vr");
+    if (!window.isSecureContext) $("secure-note").hidden = false;
+    if (!navigator.xr || !navigator.xr.isSessionSupported) return;
+    try {
+      if (!(await navigator.xr.isSessionSupported("immersive-vr"))) return;
+    } catch (e) { return; }
+    btn.hidden = false;
+    btn.addEventListener("click", () => (state.xr ? state.xr.session.end() : enterVR()));
+  }
+
+  async function enterVR() {
+    if (state.xr || !navigator.xr) return;
+    let session;
+    try {
+      session = await navigator.xr.requestSession("immersive-vr");
+    } catch (err) {
+      showMessage(`Cannot start VR: ${err.message || err}`);
+      return;
+    }
+    try {
+      if (gl.makeXRCompatible && !gl.getContextAttributes().xrCompatible) await gl.makeXRCompatible();
+      session.updateRenderState({ baseLayer: new XRWebGLLayer(session, gl) });
+      const space = await session.requestReferenceSpace("local");
+      // In VR the world turns with the desktop yaw, so what was in front stays in front.
+      state.xr = { session, space, turn: state.yaw, buttons: {}, stick: 0 };
+    } catch (err) {
+      session.end().catch(() => {});
+      showMessage(`Cannot start VR: ${err.message || err}`);
+      return;
+    }
+    $("vr").textContent = "Exit VR";
+    session.addEventListener("end", () => {
+      state.xr = null;
+      $("vr").textContent = "Enter VR";
+      state.dirty = true;
+      requestAnimationFrame(desktopFrame);
+    });
+    session.addEventListener("select", () => togglePlay());
+    session.requestAnimationFrame(xrFrame);
+  }
+
+  function pollControllers(xr) {
+    for (const src of xr.session.inputSources || []) {
+      const gp = src.gamepad;
+      if (!gp) continue;
+      const key = src.handedness || "none";
+      const prev = xr.buttons[key] || [];
+      const pressed = gp.buttons.map((b) => b && b.pressed);
+      const edge = (i) => pressed[i] && !prev[i];
+      if (edge(4)) showItem(state.index + 1);          // A / X
+      if (edge(5)) showItem(state.index - 1);          // B / Y
+      xr.buttons[key] = pressed;
+      const sx = gp.axes.length >= 4 ? gp.axes[2] : gp.axes[0] || 0;
+      const sy = gp.axes.length >= 4 ? gp.axes[3] : gp.axes[1] || 0;
+      if (state.b) {
+        if (Math.abs(sx) > 0.15) setMix(state.mix + sx * 0.02);  // hold to fade
+      } else if (Math.abs(sx) > 0.7 && !xr.stick) {
+        xr.turn += 30 * Math.sign(sx);                   // snap turn
+      }
+      if (Math.abs(sy) > 0.7 && !xr.stickY && state.a && state.a.video) seekTo(state.a.video.currentTime - 5 * Math.sign(sy));
+      xr.stick = Math.abs(sx) > 0.7 ? 1 : Math.abs(sx) < 0.3 ? 0 : xr.stick;
+      xr.stickY = Math.abs(sy) > 0.7 ? 1 : Math.abs(sy) < 0.3 ? 0 : xr.stickY;
+    }
+  }
+
+  function xrFrame(time, frame) {
+    const xr = state.xr;
+    if (!xr) return;
+    xr.session.requestAnimationFrame(xrFrame);
+    pollControllers(xr);
+    uploadFrames();
+    const pose = frame.getViewerPose(xr.space);
+    if (!pose) return;
+    const layer = xr.session.renderState.baseLayer;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
+    const turn = rotY(-xr.turn * DEG);
+    for (const view of pose.views) {
+      const vp = layer.getViewport(view);
+      if (!vp) continue;
+      gl.viewport(vp.x, vp.y, vp.width, vp.height);
+      drawView(invert4(view.projectionMatrix), mul3(turn, rot3of4(view.transform.matrix)));
+    }
+    frameDone();
+  }
+
+  // ---------------------------------------------------------------- device orientation (phones)
+  function setupGyro() {
+    const btn = $("gyro");
+    if (!("DeviceOrientationEvent" in window) || !matchMedia("(pointer: coarse)").matches) return;
+    btn.hidden = false;
+    const onOrient = (e) => {
+      if (e.alpha == null) return;
+      const orient = ((screen.orientation && screen.orientation.angle) || window.orientation || 0) * DEG;
+      const x = e.beta * DEG, y = e.alpha * DEG, z = -e.gamma * DEG;  // Euler 'YXZ' as in the W3C spec
+      const c1 = Math.cos(x / 2), c2 = Math.cos(y / 2), c3 = Math.cos(z / 2);
+      const s1 = Math.sin(x / 2), s2 = Math.sin(y / 2), s3 = Math.sin(z / 2);
+      let q = [s1 * c2 * c3 + c1 * s2 * s3, c1 * s2 * c3 - s1 * c2 * s3, c1 * c2 * s3 - s1 * s2 * c3, c1 * c2 * c3 + s1 * s2 * s3];
+      q = quatMul(q, [-Math.SQRT1_2, 0, 0, Math.SQRT1_2]);       // camera looks out of the back of the screen
+      q = quatMul(q, [0, 0, Math.sin(-orient / 2), Math.cos(-orient / 2)]);
+      const rot = quatToMat3(q[0], q[1], q[2], q[3]);
+      const heading = Math.atan2(-rot[6], rot[8]) / DEG;         // yaw of the forward axis -z
+      if (!state.gyro) state.gyro = { rot, yawOffset: state.yaw - heading, heading };
+      state.gyro.rot = rot;
+      state.gyro.heading = heading;
+      const fwd = mul3(rotY(-state.gyro.yawOffset * DEG), rot);
+      state.yaw = wrapDeg(Math.atan2(-fwd[6], fwd[8]) / DEG);
+      state.pitch = Math.asin(clamp(-fwd[7], -1, 1)) / DEG;
+      state.dirty = true;
+    };
+    btn.addEventListener("click", async () => {
+      if (btn.classList.toggle("on")) {
+        if (typeof DeviceOrientationEvent.requestPermission === "function") {
+          try { if ((await DeviceOrientationEvent.requestPermission()) !== "granted") { btn.classList.remove("on"); return; } } catch (e) { btn.classList.remove("on"); return; }
+        }
+        window.addEventListener("deviceorientation", onOrient);
+      } else {
+        window.removeEventListener("deviceorientation", onOrient);
+        state.gyro = null;
+        state.dirty = true;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- input
+  let seeking = false;
+  function setupInput() {
+    const pointers = new Map();
+    let pinch = 0;
+    const degPerPx = () => state.fov / Math.max(1, Math.min(canvas.clientWidth, canvas.clientHeight));
+    canvas.addEventListener("pointerdown", (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      canvas.classList.add("dragging");
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      const p = pointers.get(e.pointerId);
+      if (!p) return;
+      if (pointers.size === 1) {
+        const k = degPerPx(), dx = e.clientX - p.x, dy = e.clientY - p.y;
+        if (state.gyro) state.gyro.yawOffset -= dx * k;
+        else setView(state.yaw - dx * k, state.pitch + dy * k, state.fov);
+        state.dirty = true;
+      }
+      p.x = e.clientX; p.y = e.clientY;
+      if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        const d = Math.hypot(a.x - b.x, a.y - b.y);
+        if (pinch) setView(state.yaw, state.pitch, state.fov * pinch / d);
+        pinch = d;
+      }
+    });
+    const up = (e) => { pointers.delete(e.pointerId); pinch = 0; if (!pointers.size) canvas.classList.remove("dragging"); };
+    canvas.addEventListener("pointerup", up);
+    canvas.addEventListener("pointercancel", up);
+    canvas.addEventListener("wheel", (e) => { e.preventDefault(); setView(state.yaw, state.pitch, state.fov * Math.exp(e.deltaY * 0.001)); }, { passive: false });
+
+    window.addEventListener("keydown", (e) => {
+      if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+      const step = e.shiftKey ? 15 : 5;
+      const keys = {
+        ArrowLeft: () => setView(state.yaw - step, state.pitch, state.fov),
+        ArrowRight: () => setView(state.yaw + step, state.pitch, state.fov),
+        ArrowUp: () => setView(state.yaw, state.pitch + step, state.fov),
+        ArrowDown: () => setView(state.yaw, state.pitch - step, state.fov),
+        "+": () => setView(state.yaw, state.pitch, state.fov / 1.15),
+        "=": () => setView(state.yaw, state.pitch, state.fov / 1.15),
+        "-": () => setView(state.yaw, state.pitch, state.fov * 1.15),
+        Home: () => setView(0, 0, FOV_DEFAULT),
+        "0": () => setView(0, 0, FOV_DEFAULT),
+        PageDown: () => showItem(state.index + 1), n: () => showItem(state.index + 1),
+        PageUp: () => showItem(state.index - 1), p: () => showItem(state.index - 1),
+        c: () => state.b && setMix(state.mix < 0.5 ? 1 : 0),
+        "[": () => state.b && setMix(state.mix - 0.1),
+        "]": () => state.b && setMix(state.mix + 0.1),
+        " ": togglePlay,
+        m: () => { for (const v of videos().slice(0, 1)) v.muted = !v.muted; updateVideoUI(); },
+        ",": () => state.a && state.a.video && seekTo(state.a.video.currentTime - 5),
+        ".": () => state.a && state.a.video && seekTo(state.a.video.currentTime + 5),
+        f: toggleFullscreen,
+        h: toggleHelp, "?": toggleHelp, Escape: () => { $("help").hidden = true; },
+        v: () => !$("vr").hidden && $("vr").click(),
+      };
+      const fn = keys[e.key] || keys[e.key.toLowerCase && e.key.toLowerCase()];
+      if (fn) { e.preventDefault(); fn(); }
+    });
+
+    $("prev").addEventListener("click", () => showItem(state.index - 1));
+    $("next").addEventListener("click", () => showItem(state.index + 1));
+    $("mix").addEventListener("input", (e) => setMix(parseFloat(e.target.value)));
+    $("play").addEventListener("click", togglePlay);
+    $("mute").addEventListener("click", () => { const v = state.a && state.a.video; if (v) { v.muted = !v.muted; updateVideoUI(); } });
+    const seek = $("seek");
+    seek.addEventListener("input", () => { seeking = true; const v = state.a && state.a.video; if (v && v.duration) seekTo(parseFloat(seek.value) * v.duration); });
+    seek.addEventListener("change", () => { seeking = false; });
+    $("fullscreen").addEventListener("click", toggleFullscreen);
+    $("help-button").addEventListener("click", toggleHelp);
+    $("help-close").addEventListener("click", toggleHelp);
+    window.addEventListener("hashchange", applyHash);
+
+    let idleTimer = 0;
+    const wake = () => { document.body.classList.remove("idle"); clearTimeout(idleTimer); idleTimer = setTimeout(() => document.body.classList.add("idle"), 3000); };
+    for (const ev of ["pointermove", "pointerdown", "keydown", "wheel"]) window.addEventListener(ev, wake, { passive: true });
+    wake();
+  }
+  function toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+  }
+  function toggleHelp() { $("help").hidden = !$("help").hidden; }
+
+  // ---------------------------------------------------------------- start
+  async function main() {
+    if (!initGL()) return;
+    setupInput();
+    setupGyro();
+    setupVR();
+    let manifest;
+    try {
+      const r = await fetch("/manifest.json", { cache: "no-store" });
+      if (!r.ok) throw new Error(`manifest: HTTP ${r.status}`);
+      manifest = await r.json();
+    } catch (err) {
+      showMessage(`Cannot reach pano view (${err.message || err}): is it still running?`);
+      return;
+    }
+    state.items = manifest.items || [];
+    if (!state.items.length) { showMessage("Nothing to show."); return; }
+    if (location.search.includes("t=")) history.replaceState(null, "", location.pathname + location.hash);  // token is in a cookie now
+    const p = new URLSearchParams(location.hash.slice(1));
+    applyHash();
+    if (!p.has("item")) await showItem(0);
+    requestAnimationFrame(desktopFrame);
+  }
+
+  // A small handle for automation and debugging (used by the browser tests).
+  window.panoViewer = {
+    get state() { return { yaw: state.yaw, pitch: state.pitch, fov: state.fov, mix: state.mix, index: state.index, frames: state.frames, ready: !!state.a, xr: !!state.xr }; },
+    get video() { return state.a && state.a.video; },
+    nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
+    show: showItem,
+    setView, setMix,
+  };
+
+  main().catch((err) => { showMessage(String(err.message || err)); console.error(err); });
+})();
