@@ -73,9 +73,12 @@ def carry_previous(
     cur_in: np.ndarray,
     prev_out: np.ndarray,
     method: FlowMethod = "dis",
-    max_flow_width: int = 1024,
+    max_flow_width: int = 768,
 ) -> Carry:
     """Warp ``prev_out`` onto the frame ``cur_in`` and rate each pixel.
+
+    Flows and the confidence mask are computed at a working width of at most
+    ``max_flow_width`` (both are smooth), then resampled once to the output size.
 
     Args:
         prev_in, cur_in: ``(h, w, 3)`` uint8 input frames (one eye).
@@ -86,16 +89,20 @@ def carry_previous(
     Returns:
         The :class:`Carry` at the output size.
     """
+    import cv2  # noqa: PLC0415
+
     a, b = to_gray(prev_in), to_gray(cur_in)
-    back = equirect_flow(a, b, method, max_flow_width)
-    fwd = equirect_flow(b, a, method, max_flow_width)
+    h, w = a.shape
+    if w > max_flow_width:
+        size = (max_flow_width, max(4, int(round(h * max_flow_width / w))))
+        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+    back = equirect_flow(a, b, method, max_width=a.shape[1])
+    fwd = equirect_flow(b, a, method, max_width=a.shape[1])
     conf = confidence_mask(a, b, back, fwd)
     height, width = prev_out.shape[:2]
-    back_out = resize_flow(back, width, height)
-    warped = warp_equirect(prev_out, back_out).astype(np.float32) / 255.0
+    warped = warp_equirect(prev_out, resize_flow(back, width, height)).astype(np.float32) / 255.0
     if conf.shape != (height, width):
-        import cv2  # noqa: PLC0415
-
         conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
     return Carry(warped=warped, confidence=np.clip(conf, 0.0, 1.0)[..., None])
 

@@ -177,8 +177,7 @@ class _EyeFilter:
             else:
                 x = self._tensor(f32=start)
         torch.manual_seed(opts.seed + index)
-        with torch.inference_mode():
-            y = self.filt(x, **kwargs)
+        y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
         out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
         if carry is not None and self.mode == "output":

@@ -1,0 +1,134 @@
+"""Frames per second of ``pano video``, with and without decode/encode overlapping the filter.
+
+Encodes a real 360 clip (shared data, upsampled to ``--width``) to a temporary H.264 file, then
+runs :func:`pano.video.pipeline.process_video` on it twice in this process: with the decode and
+encode threads (the default) and all inline (the baseline). Also times each stage alone.
+
+    python benchmarks/video.py                       # dream at defaults, 1920x960, 3 frames
+    python benchmarks/video.py --filter tint --frames 20
+    python benchmarks/video.py --width 3840 --device cuda --frames 10
+
+Prints a table; the ratio column is against the inline (no overlap) run of the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+class Tint:
+    """A cheap stand-in filter (colour matrix + blur + noise) to measure the pipeline's own cost."""
+
+    def __init__(self) -> None:
+        from pano.filters.base import FilterInfo
+
+        self.info = FilterInfo("tint")
+        self.m = torch.tensor([[0.9, 0.1, 0.0], [0.0, 0.8, 0.2], [0.2, 0.0, 0.8]])
+
+    def __call__(self, equi: torch.Tensor, progress=None) -> torch.Tensor:
+        y = torch.einsum("ij,bjhw->bihw", self.m, equi)
+        y = torch.nn.functional.avg_pool2d(y, 3, stride=1, padding=1)
+        return (y + 0.1 * (torch.rand(y.shape[-2:]) - 0.5)).clamp(0, 1)
+
+    def params(self) -> dict:
+        return {}
+
+
+def make_filter(name: str, device: str):
+    if name == "tint":
+        return Tint()
+    from pano.commands.video import build_filter
+
+    return build_filter(name, {"device": device})
+
+
+def make_clip(path: Path, width: int, frames: int, fps: int = 25) -> None:
+    src = SHARED / "video360" / "panolens_1941-battle-low.mp4"
+    with av.open(str(src)) as c, av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+        v.width, v.height, v.pix_fmt = width, width // 2, "yuv420p"
+        for i, frame in enumerate(c.decode(video=0)):
+            if i >= frames:
+                break
+            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (width, width // 2), interpolation=cv2.INTER_CUBIC)
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in v.encode(f):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+
+
+def stage_times(clip: Path, filt, width: int) -> dict[str, float]:
+    """Seconds per frame of each stage alone."""
+    from pano.io.video import VideoWriter, iter_video_frames
+    from pano.video.coherence import carry_previous
+
+    t = time.perf_counter()
+    frames = list(iter_video_frames(clip))
+    decode = (time.perf_counter() - t) / len(frames)
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d, VideoWriter(Path(d) / "x.mp4", width, width // 2, Fraction(25)) as w:
+        for f in frames:
+            w.write(f)
+    encode = (time.perf_counter() - t) / len(frames)
+    t = time.perf_counter()
+    for a, b in zip(frames, frames[1:]):
+        carry_previous(a, b, a)
+    flow = (time.perf_counter() - t) / max(1, len(frames) - 1)
+    x = torch.from_numpy(frames[0]).permute(2, 0, 1)[None].float() / 255
+    t = time.perf_counter()
+    filt(x)
+    filt_s = time.perf_counter() - t
+    return {"decode": decode, "encode": encode, "flow+carry": flow, "filter": filt_s}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--filter", default="dream", help="dream (pano's registry) or tint (cheap stand-in)")
+    ap.add_argument("--width", type=int, default=1920)
+    ap.add_argument("--frames", type=int, default=3)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    from pano.video.pipeline import VideoOptions, process_video
+
+    filt = make_filter(args.filter, args.device)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
+    with tempfile.TemporaryDirectory() as d:
+        clip = Path(d) / "clip.mp4"
+        make_clip(clip, args.width, args.frames)
+        stages = stage_times(clip, filt, args.width)
+        print(f"\nstage alone, {args.width}x{args.width // 2} ({args.filter})   s/frame")
+        for k, v in stages.items():
+            print(f"  {k:<12} {v:10.3f}")
+        rows = []
+        for overlap in (False, True):
+            out = Path(d) / f"out_{overlap}.mp4"
+            t = time.perf_counter()
+            result = process_video(clip, filt, out, options=VideoOptions(overlap=overlap))
+            wall = time.perf_counter() - t
+            rows.append((overlap, result.frames, wall))
+        base = rows[0][2] / rows[0][1]
+        print(f"\n{'run':<26}{'frames':>7}{'s/frame':>10}{'frames/s':>10}{'speed vs inline':>17}")
+        for overlap, n, wall in rows:
+            name = "decode/encode overlapped" if overlap else "inline (baseline)"
+            print(f"{name:<26}{n:>7}{wall / n:>10.3f}{n / wall:>10.3f}{base / (wall / n):>16.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
