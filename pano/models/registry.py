@@ -263,7 +263,7 @@ def _drop_prefixes(*prefixes: str) -> Callable[[dict[str, torch.Tensor], nn.Modu
 
 
 # ---------------------------------------------------------------------------------------------- EfficientNet-Lite
-def _lite_spec(n: int, title_extra: str) -> BackboneSpec:
+def _lite_spec(n: int) -> BackboneSpec:
     variant = f"lite{n}"
     with torch.device("meta"):  # a shape-only probe for the channel counts
         net = lite.EfficientNetLite(variant)
@@ -280,7 +280,7 @@ def _lite_spec(n: int, title_extra: str) -> BackboneSpec:
     )
     return BackboneSpec(
         id=f"efficientnet_lite{n}",
-        title=f"EfficientNet-Lite{n}, ImageNet{title_extra}",
+        title=f"EfficientNet-Lite{n}, ImageNet" + (", embedded" if n == 0 else ", optional package"),
         layers=MappingProxyType(layers),
         default_layer="stage5",
         dream_layers=("stage5", "stage3", "stage4", "stage6"),
@@ -408,9 +408,9 @@ def _vgg_spec(depth: int) -> BackboneSpec:
 
 def _build_registry() -> dict[str, BackboneSpec]:
     specs = [
-        _lite_spec(0, ", embedded default"),
-        _lite_spec(1, ", optional package"),
-        _lite_spec(2, ", optional package"),
+        _lite_spec(0),
+        _lite_spec(1),
+        _lite_spec(2),
         _googlenet_spec(),
         _inception_v3_spec(),
         _vgg_spec(16),
