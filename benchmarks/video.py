@@ -7,6 +7,7 @@ encode threads (the default) and all inline (the baseline). Also times each stag
     python benchmarks/video.py                       # dream at defaults, 1920x960, 3 frames
     python benchmarks/video.py --filter tint --frames 20
     python benchmarks/video.py --width 3840 --device cuda --frames 10
+    python benchmarks/video.py --flicker --width 256 --frames 12   # flicker with/without coherence
 
 Prints a table; the ratio column is against the inline (no overlap) run of the same process.
 """
@@ -56,17 +57,20 @@ def make_filter(name: str, device: str):
     return build_filter(name, {"device": device})
 
 
-def make_clip(path: Path, width: int, frames: int, fps: int = 25) -> None:
+def make_clip(path: Path, width: int, frames: int, fps: int = 25, start: int = 100) -> None:
+    """``frames`` frames of the real battle clip from frame ``start`` (past the opening), resampled."""
     src = SHARED / "video360" / "panolens_1941-battle-low.mp4"
     with av.open(str(src)) as c, av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
         v.width, v.height, v.pix_fmt = width, width // 2, "yuv420p"
         for i, frame in enumerate(c.decode(video=0)):
-            if i >= frames:
+            if i < start:
+                continue
+            if i >= start + frames:
                 break
             rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (width, width // 2), interpolation=cv2.INTER_CUBIC)
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, fps)
+            f.pts, f.time_base = i - start, Fraction(1, fps)
             for p in v.encode(f):
                 out.mux(p)
         for p in v.encode(None):
@@ -97,12 +101,34 @@ def stage_times(clip: Path, filt, width: int) -> dict[str, float]:
     return {"decode": decode, "encode": encode, "flow+carry": flow, "filter": filt_s}
 
 
+def flicker_table(clip: Path, filt, blends: tuple[float, ...] = (0.5, 0.8)) -> None:
+    """Flicker (mean |frame diff| of the output / of the input) without and with coherence."""
+    from pano.io.video import iter_video_frames
+    from pano.video.coherence import flicker
+    from pano.video.pipeline import VideoOptions, process_video
+
+    inputs = list(iter_video_frames(clip))
+    base = flicker(inputs)
+    print(f"\nflicker on {len(inputs)} frames of {clip.name} (input mean |diff| {base:.2f}/255)")
+    print(f"{'run':<28}{'flicker ratio':>14}{'s/frame':>10}")
+    runs = [("no coherence", VideoOptions(coherence=False))]
+    runs += [(f"coherence, blend {b}", VideoOptions(blend=b)) for b in blends]
+    for name, opts in runs:
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter()
+            process_video(clip, filt, None, Path(d) / "f", opts)
+            wall = time.perf_counter() - t
+            frames = [cv2.imread(str(p)) for p in sorted((Path(d) / "f").glob("frame_*.png"))]
+        print(f"{name:<28}{flicker(frames) / base:>14.3f}{wall / len(frames):>10.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--filter", default="dream", help="dream (pano's registry) or tint (cheap stand-in)")
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--flicker", action="store_true", help="measure flicker with and without coherence instead")
     args = ap.parse_args()
 
     from pano.video.pipeline import VideoOptions, process_video
@@ -112,6 +138,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         clip = Path(d) / "clip.mp4"
         make_clip(clip, args.width, args.frames)
+        if args.flicker:
+            flicker_table(clip, filt)
+            return
         stages = stage_times(clip, filt, args.width)
         print(f"\nstage alone, {args.width}x{args.width // 2} ({args.filter})   s/frame")
         for k, v in stages.items():

@@ -145,3 +145,20 @@ def encode_frames(
                     out.mux(p)
             for p in a.encode(None):
                 out.mux(p)
+
+
+class InitAware(TintBlurNoise):
+    """A filter whose call takes ``init`` (like pano's dream) and ``seed``: records what it got."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.info = type(self.info)("dream")
+        self.inits: list[bool] = []
+        self.seeds: list[int] = []
+
+    def __call__(self, equi, progress=None, init=None, seed=None):
+        self.inits.append(init is not None)
+        self.seeds.append(seed)
+        if init is not None:
+            assert init.shape == equi.shape and 0 <= float(init.min()) and float(init.max()) <= 1
+        return super().__call__(equi if init is None else init)

@@ -202,3 +202,14 @@ def test_every_and_fps_drop_audio_when_duration_changes(clip: Path, tmp_path: Pa
 
 def test_decoded_stream_matches_input_frames(clip: Path) -> None:
     assert len(list(iter_video_frames(clip))) == probe_video(clip).frame_count
+
+
+def test_filters_that_take_init_get_the_carried_frame_and_per_frame_seeds(clip: Path, tmp_path: Path) -> None:
+    from clips import InitAware
+
+    filt = InitAware(noise=0.3)
+    process_video(clip, filt, None, tmp_path / "a", VideoOptions(seed=5, max_frames=4))
+    assert filt.inits == [False, True, True, True] and filt.seeds == [5, 6, 7, 8]
+    off = InitAware()
+    process_video(clip, off, None, tmp_path / "b", VideoOptions(coherence=False, max_frames=3))
+    assert off.inits == [False, False, False]
