@@ -557,7 +557,9 @@ def write_image(
             alpha (resized), bit depth and sphere geometry (scaled to the new size) are carried over.
         overwrite: Replace an existing file (else :class:`OutputError`).
         geometry: The sphere geometry to write (overrides ``like``'s).
-        xmp_extra: Extra XMP properties for the GPano block, e.g. ``{"pano:Filter": "dream"}``.
+        xmp_extra: Extra XMP properties for the GPano block, e.g. ``{"pano:Filter": "dream"}``
+            (sphere output only). The GPano packet replaces the source's XMP; flat output keeps the
+            source's XMP unless it carried GPano.
         quality: JPEG/WebP quality (1-100).
         alpha: Alpha to attach (``(1, 1, H, W)`` float or ``(H, W)`` array), overriding ``like``'s.
         bit_depth: 8 or 16; default 16 for uint16 arrays or a 16-bit ``like``, else 8. JPEG and
@@ -598,8 +600,8 @@ def write_image(
     geometry = _output_geometry(like, geometry, sphere, width, height)
     if geometry is not None:
         xmp: bytes | None = gpano_xmp(geometry, xmp_extra)
-    else:
-        xmp = like.xmp if like is not None else None
+    else:  # flat output: keep the source's XMP unless it would describe a sphere that is not there
+        xmp = like.xmp if like is not None and like.gpano is None else None
     exif = _output_exif(like.exif if like is not None else None, width, height)
     icc = like.icc if like is not None else None
 
@@ -763,3 +765,152 @@ def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | N
     out += struct.pack("<H", len(packed)) + b"".join(packed) + struct.pack("<I", 0)
     out[4:8] = struct.pack("<I", ifd_at)
     tmp.write_bytes(bytes(out))
+
+
+# --------------------------------------------------------------------------------------------
+# whole-sphere convenience: what a filter command needs
+
+
+@dataclass
+class LoadedSphere:
+    """A photosphere as a full-sphere equirect, ready for a filter (see :func:`load_sphere`).
+
+    Attributes:
+        equirect: ``(1, 3, H, W)`` float32 in [0, 1], W = 2H, the whole sphere (a partial
+            panorama placed at its true position, the rest edge-extended).
+        mask: ``(1, 1, H, W)``, 1 where the file has pixels (all ones for a full sphere).
+        image: The file as read (metadata, geometry; pass it to :func:`save_sphere`).
+    """
+
+    equirect: torch.Tensor
+    mask: torch.Tensor
+    image: PanoImage
+
+
+def _source_full_width(path: Path) -> int:
+    """The full-sphere width of a file: GPano's, else the image's own width (headers only)."""
+    from pano.io.gpano import parse_gpano
+
+    im = _open(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g = parse_gpano(_metadata(im, _READ_FORMATS.get(im.format or "", "JPEG"))[0])
+        return g.full_width if g is not None else im.size[0]
+    except Exception:  # noqa: BLE001 - read_image reports any problem with the file properly
+        return 0
+    finally:
+        im.close()
+
+
+def _geometry_at(img: PanoImage, width: int, height: int) -> SphereGeometry:
+    """The file's sphere geometry for an output of ``width`` x ``height`` (from the GPano block in
+    source units when there is one: no rounding from a reduced decode)."""
+    if img.gpano is not None and img.gpano.projection == "equirectangular":
+        at_source = img.gpano.fitted(*img.source_size)
+        fitted = at_source.fitted(width, height) if at_source is not None else None
+        if fitted is not None:
+            return _viewer(fitted)
+    base = img.geometry.fitted(width, height) if img.geometry is not None else None
+    return _viewer(base if base is not None else SphereGeometry.full_sphere(width, height))
+
+
+def load_sphere(
+    path: str | os.PathLike,
+    mode: ReadMode = "sphere",
+    full_width: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> LoadedSphere:
+    """Read a photosphere and put it on the full sphere (for processing at a working size).
+
+    Args:
+        path: The image file.
+        mode: ``"sphere"`` or ``"force-sphere"`` (see :func:`read_image`).
+        full_width: Width of the full-sphere equirect to return (default: the file's own full
+            width, e.g. 15462 for a phone partial: pass a working width to save memory). The JPEG is
+            decoded at a reduced size when that is enough for this width.
+        max_pixels: Decompression-bomb guard (see :func:`read_image`).
+
+    Returns:
+        The :class:`LoadedSphere`.
+
+    Raises:
+        InputError: as :func:`read_image`; also for mode ``"flat"`` (a flat photo has no sphere).
+    """
+    import torch
+
+    from pano.io.gpano import place_on_sphere
+
+    if mode == "flat":
+        raise ValueError("load_sphere needs mode 'sphere' or 'force-sphere'; use read_image for flat photos")
+    reduce = 1
+    if full_width:
+        src_full = _source_full_width(Path(path))
+        while reduce < 8 and src_full / (reduce * 2) >= full_width:
+            reduce *= 2  # JPEG DCT scaling: decode only what the working size needs
+    img = read_image(path, mode=mode, max_pixels=max_pixels, reduce=reduce)
+    g = img.geometry
+    if g is None:  # pragma: no cover - read_image in a sphere mode always gives a geometry
+        raise InputError(f"{path} is not a photosphere: use --flat")
+    if img.kind == "full":
+        equi = img.pixels
+        w_now = equi.shape[-1]
+        if (full_width and w_now != full_width) or w_now % 2 or w_now != 2 * equi.shape[-2]:
+            fw = max(2, 2 * round((full_width or equi.shape[-1]) / 2))
+            equi = torch.nn.functional.interpolate(equi, size=(fw // 2, fw), mode="bilinear", align_corners=False,
+                                                   antialias=fw < equi.shape[-1])
+        mask = torch.ones_like(equi[:, :1])
+    else:
+        equi, mask = place_on_sphere(img.pixels, g, full_width=full_width)
+    return LoadedSphere(equirect=equi, mask=mask, image=img)
+
+
+def save_sphere(
+    equirect: torch.Tensor,
+    path: str | os.PathLike,
+    source: PanoImage | LoadedSphere,
+    *,
+    scale: float = 1.0,
+    overwrite: bool = False,
+    xmp_extra: dict[str, str] | None = None,
+    quality: int = 95,
+) -> Path:
+    """Write a processed full-sphere equirect in the source file's own geometry.
+
+    A partial source is cut back out of the sphere (:func:`pano.io.gpano.crop_from_sphere`) and
+    written with its own (scaled) GPano crop; a full sphere is resized to the output size. EXIF, ICC,
+    alpha and bit depth follow the source (see :func:`write_image`).
+
+    Args:
+        equirect: ``(1, 3, H, W)`` full sphere in [0, 1], any size and device.
+        path: Output file (format from the extension).
+        source: The :class:`PanoImage` (or :class:`LoadedSphere`) it was made from.
+        scale: Output size relative to the source file's size (e.g. 4 after a x4 upscale).
+        overwrite: Replace an existing file.
+        xmp_extra: Extra XMP properties (e.g. ``{"pano:Filter": "dream"}``).
+        quality: JPEG/WebP quality.
+
+    Returns:
+        The path written.
+    """
+    import torch
+
+    from pano.io.gpano import crop_from_sphere
+
+    img = source.image if isinstance(source, LoadedSphere) else source
+    w, h = img.source_size
+    out_h, out_w = max(1, round(h * scale)), max(1, round(w * scale))
+    g = img.geometry
+    if g is None:
+        raise ValueError("save_sphere needs a sphere source; use write_image for flat photos")
+    g_out = _geometry_at(img, out_w, out_h)
+    equirect = equirect.detach().float().cpu()
+    if g.is_full:
+        out = equirect
+        if tuple(out.shape[-2:]) != (out_h, out_w):
+            out = torch.nn.functional.interpolate(out, size=(out_h, out_w), mode="bilinear", align_corners=False,
+                                                  antialias=out_w < out.shape[-1])
+    else:
+        out = crop_from_sphere(equirect, g, out_size=(out_h, out_w))
+    return write_image(out.clamp(0, 1), path, like=img, overwrite=overwrite, geometry=g_out, xmp_extra=xmp_extra,
+                       quality=quality)

@@ -171,6 +171,9 @@ def test_exif_and_icc_kept_on_output(phone_photo, tmp_path: Path) -> None:
                 assert ifd[0xA002] == phone_photo.width
         back = read_image(out)
         assert back.geometry.placement == phone_photo.geometry.placement, ext
+    # a flat output made from a sphere (e.g. side by side) carries no stale GPano
+    out = write_image(phone_photo.pixels, tmp_path / "flat.jpg", like=phone_photo, sphere=False)
+    assert read_image(out, mode="flat").gpano is None and Image.open(out).info.get("icc_profile") == phone_photo.icc
 
 
 def test_rgb_icc_kept_and_a_broken_cmyk_profile_falls_back(photo: torch.Tensor, tmp_path: Path) -> None:
