@@ -66,11 +66,13 @@ def _static_assets() -> dict[str, bytes]:
 class _Handler(BaseHTTPRequestHandler):
     server: "_HTTPServer"
     server_version = "pano-view"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 60
 
     # -- plumbing -------------------------------------------------------------------------------
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.viewer.verbose:
             super().log_message(format, *args)
@@ -222,7 +224,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     if m.group(1):
         start = int(m.group(1))
         end = int(m.group(2)) if m.group(2) else size - 1
-        if end < start:
+        if m.group(2) and end < start:
             return "ignore"
         if start >= size:
             return None

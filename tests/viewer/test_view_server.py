@@ -1,0 +1,281 @@
+"""The viewer's server with raw HTTP requests: only named files, no traversal of any kind, range
+requests, the LAN token over HTTPS, and the gallery rules (folders, pairs, --compare)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pano.errors import InputError
+from pano.viewer.media import build_gallery
+from pano.viewer.server import ViewerServer
+from pano.viewer.tls import ensure_certificate, server_context
+
+CLIP = bytes(range(256)) * 40  # 10240 bytes with a recognisable pattern
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """shown/ holds a.jpg + a_dream.jpg, clip.mp4, notes.txt, .hidden.jpg, a symlink out of the
+    folder and one inside it; secret.jpg sits next to shown/ and must never be served."""
+    root = tmp_path_factory.mktemp("view_server")
+    shown = root / "shown"
+    shown.mkdir()
+    (shown / "a.jpg").write_bytes(b"\xff\xd8 raw")
+    (shown / "a_dream.jpg").write_bytes(b"\xff\xd8 dream")
+    (shown / "clip.mp4").write_bytes(CLIP)
+    (shown / "notes.txt").write_text("not media")
+    (shown / ".hidden.jpg").write_bytes(b"\xff\xd8 hidden")
+    (root / "secret.jpg").write_bytes(b"\xff\xd8 SECRET")
+    (shown / "escape.jpg").symlink_to(root / "secret.jpg")
+    (shown / "inside.mp4").symlink_to(shown / "clip.mp4")
+    return shown
+
+
+@pytest.fixture(scope="module")
+def server(folder: Path) -> Iterator[ViewerServer]:
+    with ViewerServer(build_gallery([folder]), port=0) as srv:
+        yield srv
+
+
+def get(srv: ViewerServer, path: str, headers: dict[str, str] | None = None, method: str = "GET", tls: ssl.SSLContext | None = None):
+    conn = (
+        http.client.HTTPSConnection("127.0.0.1", srv.port, context=tls, timeout=10)
+        if tls
+        else http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    )
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)  # the path goes out byte for byte
+        headers = {"Host": f"127.0.0.1:{srv.port}", **(headers or {})}
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def test_gallery_from_folder(server: ViewerServer, folder: Path) -> None:
+    g = server.gallery
+    names = [(it.a.path.name, it.b.path.name if it.b else None) for it in g.items]
+    # a_dream.jpg pairs with a.jpg; the in-folder symlink is the same file as clip.mp4 (listed once);
+    # notes.txt, .hidden.jpg and the symlink out of the folder are not there.
+    assert names == [("a.jpg", "a_dream.jpg"), ("clip.mp4", None)]
+    assert all(f.path.parent == folder.resolve() for f in g.files)
+    status, headers, body = get(server, "/manifest.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert b"SECRET" not in body and b"secret" not in body and b"escape" not in body
+
+
+def test_page_and_assets(server: ViewerServer) -> None:
+    status, headers, body = get(server, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert b"/static/viewer.js" in body
+    for name, ctype in [("viewer.js", "text/javascript"), ("style.css", "text/css"), ("index.html", "text/html")]:
+        status, headers, _ = get(server, f"/static/{name}")
+        assert status == 200 and headers["Content-Type"].startswith(ctype), name
+    status, headers, body = get(server, "/media/0")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg" and body == b"\xff\xd8 raw"
+    status, headers, body = get(server, "/media/2")
+    assert status == 200 and headers["Content-Type"] == "video/mp4" and body == CLIP
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../secret.jpg",
+        "/static/../../secret.jpg",
+        "/static/../server.py",
+        "/static/%2e%2e/server.py",
+        "/static/%2E%2E%2Fserver.py",
+        "/static/..%2f..%2fsecret.jpg",
+        "/%2e%2e/%2e%2e/secret.jpg",
+        "/static/%252e%252e/server.py",  # double encoding
+        "/media/0/../../secret.jpg",
+        "/media/../static/viewer.js",
+        "/static/./viewer.js",
+        "/static//viewer.js",
+        "//etc/passwd",
+        "/etc/passwd",
+        "/static/",  # no directory listing
+        "/static",
+        "/media/",
+        "/media/3",  # beyond the named files
+        "/media/-1",
+        "/media/01",
+        "/media/%30",
+        "/media/0x0",
+        "/shown/a.jpg",
+        "/escape.jpg",
+        "/a.jpg",
+        "/__init__.py",
+    ],
+)
+def test_traversal_is_404(server: ViewerServer, folder: Path, path: str) -> None:
+    status, _, body = get(server, path)
+    assert status == 404, path
+    assert b"SECRET" not in body
+
+
+def test_absolute_paths_are_404(server: ViewerServer, folder: Path) -> None:
+    for p in [folder.parent / "secret.jpg", folder / "a.jpg", folder / "escape.jpg"]:
+        status, _, body = get(server, str(p.resolve()))
+        assert status == 404 and b"SECRET" not in body
+    status, _, _ = get(server, "http://127.0.0.1/" + str(folder.parent / "secret.jpg"))
+    assert status == 404
+
+
+def test_foreign_host_header_is_403(server: ViewerServer) -> None:
+    """DNS rebinding: a page on another origin that resolves to 127.0.0.1 gets nothing."""
+    assert get(server, "/manifest.json", {"Host": "attacker.example:80"})[0] == 403
+    assert get(server, "/manifest.json", {"Host": f"localhost:{server.port}"})[0] == 200
+
+
+def test_only_get_and_head(server: ViewerServer) -> None:
+    status, headers, body = get(server, "/media/2", method="HEAD")
+    assert status == 200 and headers["Content-Length"] == str(len(CLIP)) and body == b""
+    assert get(server, "/media/2", method="POST")[0] in (404, 405, 501)
+    assert get(server, "/media/2", method="PUT")[0] in (404, 405, 501)
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "start", "end"),
+    [
+        ("bytes=0-99", 206, 0, 99),
+        ("bytes=100-", 206, 100, len(CLIP) - 1),
+        ("bytes=-50", 206, len(CLIP) - 50, len(CLIP) - 1),
+        ("bytes=10000-20000", 206, 10000, len(CLIP) - 1),  # end clipped to the file
+        ("bytes=0-0", 206, 0, 0),
+        ("bytes=20000-", 416, None, None),
+        ("bytes=-0", 416, None, None),
+        ("bytes=50-10", 200, 0, len(CLIP) - 1),  # invalid: ignored, whole file
+        ("bytes=0-9,20-29", 200, 0, len(CLIP) - 1),  # multiple ranges: whole file
+        ("items=0-9", 200, 0, len(CLIP) - 1),
+    ],
+)
+def test_range_requests(server: ViewerServer, header: str, status: int, start: int | None, end: int | None) -> None:
+    got, headers, body = get(server, "/media/2", {"Range": header})
+    assert got == status, header
+    if status == 416:
+        assert headers["Content-Range"] == f"bytes */{len(CLIP)}"
+        return
+    assert headers["Accept-Ranges"] == "bytes"
+    assert body == CLIP[start : end + 1]
+    assert headers["Content-Length"] == str(end - start + 1)
+    if status == 206:
+        assert headers["Content-Range"] == f"bytes {start}-{end}/{len(CLIP)}"
+
+
+def test_etag_revalidation(server: ViewerServer) -> None:
+    _, headers, _ = get(server, "/media/0")
+    status, _, body = get(server, "/media/0", {"If-None-Match": headers["ETag"]})
+    assert status == 304 and body == b""
+
+
+def test_lan_token_over_https(folder: Path, tmp_path: Path) -> None:
+    cert, key = ensure_certificate(["127.0.0.1"], folder=tmp_path / "tls")
+    client = ssl.create_default_context(cafile=str(cert))  # verifies the chain and the IP SAN
+    token = "s3cret-Token_123"
+    with ViewerServer(build_gallery([folder]), host="127.0.0.1", port=0, token=token, ssl_context=server_context(cert, key)) as srv:
+        assert srv.url == f"https://127.0.0.1:{srv.port}/?t={token}"
+        for path, headers in [
+            ("/", {}),
+            ("/?t=wrong", {}),
+            ("/?t=", {}),
+            (f"/?t={token[:-1]}", {}),
+            ("/manifest.json", {"Cookie": "pano_token=wrong"}),
+            ("/media/0", {}),
+            ("/static/viewer.js", {}),
+            ("/../secret.jpg", {}),  # unauthenticated: 403 before any routing
+        ]:
+            status, _, body = get(srv, path, headers, tls=client)
+            assert status == 403, (path, headers)
+            assert b"raw" not in body
+        status, headers, _ = get(srv, f"/?t={token}", tls=client)
+        assert status == 200
+        cookie = headers["Set-Cookie"]
+        assert cookie.startswith(f"pano_token={token};") and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
+        jar = {"Cookie": f"pano_token={token}"}
+        assert get(srv, "/manifest.json", jar, tls=client)[0] == 200
+        status, _, body = get(srv, "/media/0", jar, tls=client)
+        assert status == 200 and body == b"\xff\xd8 raw"
+        assert get(srv, "/media/2", {**jar, "Range": "bytes=0-9"}, tls=client)[2] == CLIP[:10]
+        assert get(srv, "/static/%2e%2e/server.py", jar, tls=client)[0] == 404
+        # Another Host is fine with a token (the headset reaches the LAN address).
+        assert get(srv, "/manifest.json", {**jar, "Host": "192.168.1.20:8360"}, tls=client)[0] == 200
+        # A plain-HTTP client on the HTTPS port gets nothing and does not stop the server.
+        with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+            get(srv, "/", {"Cookie": f"pano_token={token}"})
+        assert get(srv, "/manifest.json", jar, tls=client)[0] == 200
+
+
+def test_certificate_made_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    cert, key = ensure_certificate(["10.1.2.3"])
+    assert cert.parent == tmp_path / "cfg" / "pano" / "tls"
+    assert (key.stat().st_mode & 0o777) == 0o600
+    before = cert.read_bytes()
+    assert ensure_certificate(["10.1.2.3"]) == (cert, key)
+    assert cert.read_bytes() == before  # reused: the headset's certificate exception stays valid
+    ensure_certificate(["10.9.9.9"])  # a new LAN address: a new certificate naming both
+    from cryptography import x509
+
+    san = x509.load_pem_x509_certificate(cert.read_bytes()).extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    names = {str(ip) for ip in san.value.get_values_for_type(x509.IPAddress)}
+    assert {"10.1.2.3", "10.9.9.9", "127.0.0.1"} <= names
+
+
+def test_gallery_rules(tmp_path: Path) -> None:
+    for name in ["x.jpg", "x_dream.jpg", "y.png", "b.webm", "c.jpg", "c_dream.png"]:
+        (tmp_path / name).write_bytes(b"0")
+    g = build_gallery([tmp_path / "y.png", tmp_path / "x_dream.jpg", tmp_path / "x.jpg", tmp_path / "b.webm"])
+    assert [(i.a.path.name, i.b and i.b.path.name) for i in g.items] == [("y.png", None), ("x.jpg", "x_dream.jpg"), ("b.webm", None)]
+    assert g.manifest()["items"][1]["label_b"] == "dream"
+    # different extensions do not pair on their own, --compare pairs anything alike
+    g = build_gallery([], compare=[(str(tmp_path / "c.jpg"), str(tmp_path / "c_dream.png"))])
+    assert [(i.a.path.name, i.b and i.b.path.name) for i in g.items] == [("c.jpg", "c_dream.png")]
+    g = build_gallery([tmp_path / "c.jpg", tmp_path / "x.jpg"], compare=[(str(tmp_path / "c.jpg"), str(tmp_path / "y.png"))])
+    assert [i.a.path.name for i in g.items] == ["c.jpg", "c.jpg", "x.jpg"]
+    assert len(g.files) == 3  # c.jpg is one file with one id, shown twice
+
+
+@pytest.mark.parametrize(
+    ("args", "compare", "words"),
+    [
+        (["missing.jpg"], None, "does not exist"),
+        (["notes.txt"], None, "not something a browser can show"),
+        (["empty"], None, "holds no images or videos"),
+        ([], [("x.jpg", "b.webm")], "compare like with like"),
+        ([], None, "nothing to show"),
+    ],
+)
+def test_gallery_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, compare, words) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "x.jpg").write_bytes(b"0")
+    (tmp_path / "b.webm").write_bytes(b"0")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=words) as exc:
+        build_gallery(args, compare)
+    assert "\n" not in exc.value.format_message()
+
+
+def test_unreadable_file_is_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "locked.jpg"
+    p.write_bytes(b"0")
+    p.chmod(0)
+    try:
+        if os.access(p, os.R_OK):
+            pytest.skip("running as root: permissions do not apply")
+        with pytest.raises(InputError, match="not readable"):
+            build_gallery([p])
+    finally:
+        p.chmod(0o644)
