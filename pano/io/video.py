@@ -293,6 +293,10 @@ class VideoWriter:
                 self._audio_in.close()
                 self._audio_in = None
 
+    def abort(self) -> None:
+        """Close without finishing (after an error); the caller deletes the partial file."""
+        self._close_quietly()
+
     def _close_quietly(self) -> None:
         for c in (getattr(self, "_out", None), self._audio_in):
             try:

@@ -32,7 +32,7 @@ from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
 from pano.video.coherence import BlendMode, blend, carry_previous
 from pano.video.flow import FlowMethod
-from pano.video.source import FrameSource, VideoSource, fit, join_eyes
+from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
 from pano.video.state import WorkDir, state_key, work_dir_for
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import FolderSource, SortKey
@@ -265,7 +265,13 @@ def process_video(
     if progress:
         progress(min(done, total), total)
 
-    meta = SphericalMetadata(stereo=source.layout)
+    pose = source.spherical  # keep the input's initial view / pose
+    meta = SphericalMetadata(
+        stereo=source.layout,
+        yaw_deg=pose.yaw_deg if pose else 0.0,
+        pitch_deg=pose.pitch_deg if pose else 0.0,
+        roll_deg=pose.roll_deg if pose else 0.0,
+    )
     count = 0
     with _maybe_atomic(output, options.overwrite) as tmp:
         writer = (
@@ -307,7 +313,7 @@ def process_video(
                     filtered = work.load(index)
                     if filtered.shape[:2] != (height, width):
                         raise InputError(f"{work.path} holds frames of another size: drop --resume to start over")
-                    out_eyes = _split(filtered, source.layout)
+                    out_eyes = split_eyes(filtered, source.layout)
                 else:
                     out_eyes = [
                         eye_filter(
@@ -331,7 +337,7 @@ def process_video(
             except BaseException:  # noqa: BLE001 - the first error is the one to report
                 pass
             if writer is not None:
-                writer._close_quietly()
+                writer.abort()
             raise
         frames.close()
         back.close()
@@ -354,12 +360,6 @@ def process_video(
         codec=codec,
         notes=notes,
     )
-
-
-def _split(frame: np.ndarray, layout: str) -> list[np.ndarray]:
-    from pano.video.source import split_eyes  # noqa: PLC0415
-
-    return split_eyes(frame, layout)  # type: ignore[arg-type]
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from pano.errors import InputError
-from pano.io.spherical import StereoMode
+from pano.io.spherical import SphericalMetadata, StereoMode
 from pano.io.video import VideoInfo, iter_video_frames, probe_video
 
 #: Relative tolerance on the 2:1 aspect ratio of an input without 360 metadata.
@@ -34,6 +34,7 @@ class FrameSource(Protocol):
     eye_size: tuple[int, int]  # (width, height) of each eye, 2:1, even
     audio_path: Path | None
     duration_s: float
+    spherical: SphericalMetadata | None  # the input's 360 metadata, None when it has none
 
     def identity(self) -> dict: ...
 
@@ -125,6 +126,10 @@ class VideoSource:
     @property
     def duration_s(self) -> float:
         return self.info.duration_s
+
+    @property
+    def spherical(self) -> SphericalMetadata | None:
+        return self.info.spherical if self.info.spherical.is_spherical else None
 
     def identity(self) -> dict:
         st = self.info.path.stat()

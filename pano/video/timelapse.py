@@ -104,6 +104,7 @@ class FolderSource:
     eye_size: tuple[int, int]
     layout: StereoMode = "mono"
     audio_path: Path | None = None
+    spherical: None = None  # photospheres carry GPano, not video metadata
 
     @classmethod
     def open(

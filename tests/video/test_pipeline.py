@@ -99,7 +99,7 @@ def test_stereo_top_bottom_is_processed_eye_by_eye(tmp_path: Path) -> None:
     frames = [np.concatenate([np.roll(top, i, 1), np.roll(bottom, i, 1)]) for i in range(4)]
     path = tmp_path / "tb.mp4"
     encode_frames(path, frames, fps=10, audio=False, sample_aspect=Fraction(9, 16))
-    write_spherical_metadata(path, SphericalMetadata(stereo="top-bottom"))
+    write_spherical_metadata(path, SphericalMetadata(stereo="top-bottom", yaw_deg=30.0))
     assert probe_video(path).sample_aspect == Fraction(9, 16)
 
     filt = TintBlurNoise(noise=0.0)
@@ -107,7 +107,8 @@ def test_stereo_top_bottom_is_processed_eye_by_eye(tmp_path: Path) -> None:
     result = process_video(path, filt, out, options=VideoOptions(**FAST))
     assert set(filt.shapes) == {(1, 3, 36, 72)} and filt.calls == 8  # 2 eyes x 4 frames, each 2:1
     assert result.layout == "top-bottom"
-    assert read_spherical_metadata(out).stereo == "top-bottom"
+    meta = read_spherical_metadata(out)
+    assert meta.stereo == "top-bottom" and meta.yaw_deg == pytest.approx(30.0)  # layout and pose kept
     info = probe_video(out)
     assert (info.width, info.height, info.sample_aspect) == (72, 72, 1)
     first = read_frames(out)[0].astype(float)
