@@ -16,6 +16,14 @@
   const FOV_MIN = 15, FOV_MAX = 130, FOV_DEFAULT = 90;
   const BACKGROUND = [0.16, 0.17, 0.19];
   const $ = (id) => document.getElementById(id);
+  const svg = (body) => `<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">${body}</svg>`;
+  const ICON = {
+    play: svg('<path d="M8 5v14l11-7z" fill="currentColor"/>'),
+    pause: svg('<path d="M6 5h4v14H6zM14 5h4v14h-4z" fill="currentColor"/>'),
+    sound: svg('<path d="M4 9v6h4l5 4V5L8 9z" fill="currentColor"/><path d="M16 8.5a5 5 0 0 1 0 7M18.5 6a8.5 8.5 0 0 1 0 12" stroke="currentColor" stroke-width="2" fill="none"/>'),
+    muted: svg('<path d="M4 9v6h4l5 4V5L8 9z" fill="currentColor"/><path d="M16 9l6 6M22 9l-6 6" stroke="currentColor" stroke-width="2"/>'),
+    fullscreen: svg('<path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" stroke="currentColor" stroke-width="2" fill="none"/>'),
+  };
 
   // ---------------------------------------------------------------- small matrix helpers
   // 4x4 and 3x3 matrices are column-major Float32Arrays, as WebGL and WebXR use them.
@@ -322,9 +330,9 @@ void main() {
   function updateVideoUI() {
     const v = state.a && state.a.video;
     if (!v) return;
-    $("play").innerHTML = v.paused ? "&#x25B6;" : "&#x23F8;";
+    $("play").innerHTML = v.paused ? ICON.play : ICON.pause;
     $("play").setAttribute("aria-label", v.paused ? "Play" : "Pause");
-    $("mute").innerHTML = v.muted ? "&#x1F507;" : "&#x1F50A;";
+    $("mute").innerHTML = v.muted ? ICON.muted : ICON.sound;
     if (!seeking && v.duration) $("seek").value = String(v.currentTime / v.duration);
     $("time").textContent = `${fmtTime(v.currentTime)} / ${fmtTime(v.duration)}`;
   }
@@ -614,6 +622,9 @@ void main() {
 
   // ---------------------------------------------------------------- start
   async function main() {
+    $("fullscreen").innerHTML = ICON.fullscreen;
+    $("play").innerHTML = ICON.play;
+    $("mute").innerHTML = ICON.sound;
     if (!initGL()) return;
     setupInput();
     setupGyro();
