@@ -47,6 +47,12 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".ti
 _READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF"}
 _ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
+# IFD0 tags that describe a file's pixel layout (size, strips, compression, thumbnail offsets):
+# never copied to another file (a TIFF writer would take the source's size from them).
+_STRUCTURAL_TAGS = (256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 338, 339, 513, 514, 530, 531, 532)
+# IFD0 tags of an EXIF block that a TIFF carries as its own tags: description, make, model, software,
+# date, artist, copyright
+_TIFF_TEXT_TAGS = (270, 271, 272, 305, 306, 315, 33432)
 _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is global
 
 
@@ -217,6 +223,7 @@ def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
     from PIL import Image, ImageCms
 
     w, h = im.size
+    icc = im.info.get("icc_profile")  # before reduce(), whose result has no info
     if reduce > 1:
         if im.format in ("JPEG", "MPO"):
             im.draft(im.mode if im.mode in ("RGB", "L", "CMYK") else "RGB", (max(1, w // reduce), max(1, h // reduce)))
@@ -227,7 +234,6 @@ def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
             im = im.reduce(factor)
     mode = im.mode
     if mode == "CMYK":
-        icc = im.info.get("icc_profile")
         converted = None
         if icc and _icc_space(icc) == b"CMYK":
             try:
@@ -300,6 +306,19 @@ def _to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
     return out.div_(maxval)
 
 
+def _exif_from_tiff(im) -> bytes | None:
+    """An EXIF block made of a TIFF's descriptive tags (make, model, date, ...), or None."""
+    from PIL import Image
+
+    tags = {t: im.tag_v2[t] for t in _TIFF_TEXT_TAGS if isinstance(im.tag_v2.get(t), str)}
+    if not tags:
+        return None
+    e = Image.Exif()
+    for t, v in tags.items():
+        e[t] = v
+    return e.tobytes()
+
+
 def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
     """``(xmp, icc, exif, orientation)`` of an open Pillow image."""
     info = im.info
@@ -315,7 +334,7 @@ def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, i
     except (TypeError, ValueError):
         orientation = 1
     orientation = orientation if 1 <= orientation <= 8 else 1
-    exif = info.get("exif") if fmt != "TIFF" else None  # TIFF tags are not an EXIF block
+    exif = info.get("exif") if fmt != "TIFF" else _exif_from_tiff(im)
     if isinstance(exif, bytes) and exif and not exif.startswith(b"Exif"):
         exif = b"Exif\x00\x00" + exif  # PNG eXIf / WebP chunks have no header
     return xmp, icc, (bytes(exif) if exif else None), orientation
@@ -510,6 +529,9 @@ def _output_exif(exif: bytes | None, width: int, height: int) -> bytes | None:
             e = Image.Exif()
             e.load(exif)
             e[_ORIENTATION] = 1
+            for tag in _STRUCTURAL_TAGS:  # they describe the source's pixel layout, not ours
+                if tag in e:
+                    del e[tag]
             ifd = e.get_ifd(_EXIF_IFD)
             if 0xA002 in ifd:
                 ifd[0xA002] = width
@@ -613,7 +635,7 @@ def write_image(
                 _write_pillow(arr, tmp, fmt, exif, xmp, icc, quality)
     except OutputError:
         raise
-    except (OSError, ValueError) as exc:  # also the temporary file itself (read-only file system, ...)
+    except (OSError, ValueError, RuntimeError) as exc:  # also the temp file itself (read-only file system...)
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _short(exc)
         raise OutputError(f"cannot write {path} ({why}): check the disk or choose another -o/--output") from None
     return path
@@ -668,10 +690,35 @@ def _write_pillow(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp:
             kw["pnginfo"] = info
         kw["compress_level"] = 6
     elif fmt == "TIFF":
+        # EXIF sub-IFDs do not survive Pillow's libtiff writer: keep the plain IFD0 tags only
+        kw.pop("exif", None)
         kw["compression"] = "tiff_deflate"
+        tags: dict[int, object] = _tiff_exif_tags(exif)
         if xmp:
-            kw["tiffinfo"] = {700: xmp}
+            tags[700] = xmp
+        if tags:
+            kw["tiffinfo"] = tags
     im.save(tmp, format=fmt, **kw)
+
+
+
+
+def _tiff_exif_tags(exif: bytes | None) -> dict[int, object]:
+    if not exif:
+        return {}
+    from PIL import Image
+
+    try:
+        e = Image.Exif()
+        e.load(exif)
+        tags: dict[int, object] = {
+            t: str(e[t]).rstrip("\x00") for t in _TIFF_TEXT_TAGS if t in e and isinstance(e[t], str)
+        }
+        if tags:
+            tags[_ORIENTATION] = 1
+        return tags
+    except Exception:  # noqa: BLE001 - broken EXIF: the image matters more
+        return {}
 
 
 def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: bytes | None,
@@ -694,14 +741,15 @@ def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp:
             chunks.append(np.frombuffer(icc, np.uint8))
         ok, buf = cv2.imencodeWithMetadata(ext, bgr, types, chunks, [cv2.IMWRITE_PNG_COMPRESSION, 6])
     else:
-        _write_tiff_16(arr, tmp, xmp, icc)
+        _write_tiff_16(arr, tmp, xmp, icc, _tiff_exif_tags(exif))
         return
     if not ok:
         raise OutputError(f"OpenCV could not encode a 16-bit {fmt}: write 8-bit or another format")
     buf.tofile(str(tmp))
 
 
-def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | None) -> None:
+def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | None,
+                   text_tags: dict[int, object] | None = None) -> None:
     """A baseline little-endian 16-bit RGB(A) TIFF (deflate, horizontal predictor) with XMP (tag 700)
     and ICC (tag 34675): neither Pillow nor OpenCV writes 16-bit colour TIFF with metadata."""
     import struct
@@ -751,6 +799,11 @@ def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | N
     if spp == 4:
         tag(338, SHORT, [2])  # unassociated alpha
     tag(339, SHORT, [1] * spp)  # unsigned integers
+    for code, value in (text_tags or {}).items():
+        if isinstance(value, str):
+            tag(code, 2, value.encode("ascii", "replace") + b"\x00")  # ASCII
+        elif isinstance(value, int):
+            tag(code, SHORT, [value])
     if xmp:
         tag(700, BYTE, xmp)
     if icc:

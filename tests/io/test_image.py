@@ -163,9 +163,10 @@ def test_exif_and_icc_kept_on_output(phone_photo, tmp_path: Path) -> None:
         out = write_image(phone_photo.pixels, tmp_path / f"keep{ext}", like=phone_photo)
         im = Image.open(out)
         assert im.info.get("icc_profile") == phone_photo.icc, ext
-        if ext != ".tif":
-            exif = im.getexif()
-            assert exif.get(0x010F) == "OnePlus" and exif.get(0x0112, 1) == 1, ext
+        exif = im.getexif()
+        assert exif.get(0x010F) == "OnePlus" and exif.get(0x0112, 1) == 1, ext
+        assert exif.get(0x0100, im.size[0]) == im.size[0]  # no stale source dimensions
+        if ext != ".tif":  # TIFF keeps the descriptive IFD0 tags only
             ifd = exif.get_ifd(0x8769)
             if 0xA002 in ifd:
                 assert ifd[0xA002] == phone_photo.width
