@@ -389,23 +389,23 @@ def gpano_xmp(geometry: SphereGeometry, extra: dict[str, str] | None = None) -> 
 
 
 def read_xmp(path: str | os.PathLike) -> bytes | None:
-    """The XMP packet of an image file, reading headers only (no pixel decoding), or None."""
-    from PIL import Image
+    """The XMP packet of an image file, reading headers only (no pixel decoding), or None
+    (also for a missing or unreadable file)."""
+    from pathlib import Path
 
-    saved = Image.MAX_IMAGE_PIXELS
+    from pano.errors import InputError
+    from pano.io.image import _open, _xmp_of  # late: image.py builds on this module
+
     try:
-        Image.MAX_IMAGE_PIXELS = None  # no decoding happens here, the size does not matter
-        with Image.open(path) as im:
-            xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-            if xmp is None and getattr(im, "tag_v2", None) is not None:
-                xmp = im.tag_v2.get(700)
-    except (OSError, ValueError, SyntaxError):
+        im = _open(Path(path))
+    except InputError:
+        return None
+    try:
+        return _xmp_of(im)
+    except Exception:  # noqa: BLE001 - a broken header: no geometry
         return None
     finally:
-        Image.MAX_IMAGE_PIXELS = saved
-    if isinstance(xmp, str):
-        xmp = xmp.encode("utf-8")
-    return bytes(xmp) if xmp else None
+        im.close()
 
 
 def read_sphere_geometry(path: str | os.PathLike) -> SphereGeometry | None:

@@ -11,8 +11,12 @@ the format allows (PNG, TIFF), and is atomic (temporary file, then rename).
 
 Decoders: Pillow for 8-bit images and all metadata; OpenCV (``cv2.imdecode(IMREAD_UNCHANGED)``)
 for 16-bit PNG and TIFF, because Pillow truncates 16-bit colour to 8 bits. 16-bit PNG is written by
-OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF by a small writer here (deflate, XMP and ICC tags;
-no EXIF IFD). TIFF input keeps XMP and ICC but no EXIF block (TIFF tags are not EXIF).
+OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF by a small writer here (deflate, XMP and ICC tags).
+TIFF carries EXIF as its own descriptive tags only (make, model, software, date, artist, copyright,
+description): Pillow's libtiff writer rejects EXIF sub-IFDs.
+
+Sphere metadata: see :mod:`pano.io.gpano`. Output XMP is a fresh GPano packet (the source's other
+XMP properties are not carried over); flat output keeps the source's XMP unless it carried GPano.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -319,15 +323,20 @@ def _exif_from_tiff(im) -> bytes | None:
     return e.tobytes()
 
 
-def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
-    """``(xmp, icc, exif, orientation)`` of an open Pillow image."""
-    info = im.info
-    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
-    if xmp is None and fmt == "TIFF":
+def _xmp_of(im) -> bytes | None:
+    """The XMP packet of an open Pillow image (headers only: never decodes pixels), or None."""
+    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if xmp is None and im.format == "TIFF":
         xmp = im.tag_v2.get(700)
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
-    xmp = bytes(xmp) if xmp else None
+    return bytes(xmp) if xmp else None
+
+
+def _metadata(im, fmt: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
+    """``(xmp, icc, exif, orientation)`` of an open Pillow image."""
+    info = im.info
+    xmp = _xmp_of(im)
     icc = info.get("icc_profile") or None
     try:
         orientation = int(im.getexif().get(_ORIENTATION, 1) or 1)
@@ -848,7 +857,7 @@ def _source_full_width(path: Path) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            g = parse_gpano(_metadata(im, _READ_FORMATS.get(im.format or "", "JPEG"))[0])
+            g = parse_gpano(_xmp_of(im))
         return g.full_width if g is not None else im.size[0]
     except Exception:  # noqa: BLE001 - read_image reports any problem with the file properly
         return 0
