@@ -180,6 +180,25 @@ def test_gallery_next_previous(tab: Page) -> None:
     tab.page.wait_for_function(f"panoViewer.state.index === {ITEM_VIDEO}")
 
 
+def test_look_around_with_keys_mouse_and_wheel(tab: Page) -> None:
+    tab.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=60")
+    page = tab.page
+    state = lambda: page.evaluate("panoViewer.state")  # noqa: E731
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    assert (state()["yaw"], state()["pitch"]) == (5, 5)
+    page.mouse.move(W // 2, H // 2)
+    page.mouse.down()
+    page.mouse.move(W // 2 + 64, H // 2, steps=4)  # drag the world to the right: look left
+    page.mouse.up()
+    s = state()
+    assert s["yaw"] == pytest.approx(5 - 64 * 60 / H, abs=0.01) and s["pitch"] == pytest.approx(5)
+    page.mouse.wheel(0, 200)  # wheel down: zoom out
+    page.wait_for_function("panoViewer.state.fov > 60")
+    page.keyboard.press("Home")
+    assert (state()["yaw"], state()["pitch"], state()["fov"]) == (0, 0, 90)
+
+
 def test_video_plays_and_seeks(tab: Page) -> None:
     tab.open(f"item={ITEM_VIDEO}&yaw=0&pitch=0&fov=40")
     page = tab.page
@@ -274,3 +293,35 @@ def test_xr_two_views(browser, server) -> None:
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()
+
+
+def test_phone_orientation_drives_the_view(browser, server) -> None:
+    """Device orientation (W3C alpha/beta/gamma): upright phone = horizon; turning it left by 90 deg
+    turns the view left; tilting its top back looks up. The view keeps the yaw it had when the
+    gyro was switched on."""
+    context = browser.new_context(viewport={"width": W, "height": H}, is_mobile=True, has_touch=True, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}#item={ITEM_SPHERE}&yaw=30&pitch=0&fov=60")
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
+        page.wait_for_selector("#gyro", state="visible")
+        page.tap("#gyro")
+
+        def orient(alpha: float, beta: float, gamma: float) -> tuple[float, float]:
+            page.evaluate(
+                f"window.dispatchEvent(new DeviceOrientationEvent('deviceorientation', {{alpha: {alpha}, beta: {beta}, gamma: {gamma}, absolute: false}}))"
+            )
+            s = page.evaluate("panoViewer.state")
+            return s["yaw"], s["pitch"]
+
+        yaw, pitch = orient(0, 90, 0)
+        assert abs(yaw - 30) < 0.5 and abs(pitch) < 0.5
+        yaw, pitch = orient(90, 90, 0)  # alpha grows counter-clockwise seen from above: turned left
+        assert abs(yaw - (-60)) < 0.5 and abs(pitch) < 0.5
+        yaw, pitch = orient(90, 135, 0)  # top of the phone tilted away: the camera looks up
+        assert abs(yaw - (-60)) < 0.5 and abs(pitch - 45) < 0.5
+        assert errors == []
+    finally:
+        context.close()
