@@ -16,7 +16,7 @@ from torch import Tensor
 
 from pano.sphere.convention import equirect_directions
 from pano.sphere.rotation import rotation_matrix
-from pano.sphere.views import camera_rays, equirect_to_views
+from pano.sphere.views import equirect_to_views
 
 FACE_NAMES = ("F", "R", "B", "L", "U", "D")
 _FACE_ANGLES = ((0, 0), (90, 0), (180, 0), (-90, 0), (0, 90), (0, -90))  # (yaw, pitch) per face
@@ -30,26 +30,49 @@ def face_rotations(*, device=None, dtype=torch.float32) -> Tensor:
     return r.to(device=device, dtype=dtype)
 
 
-def equirect_to_cubemap(equi: Tensor, face_size: int, *, antialias: bool = True, mode: str = "bilinear") -> Tensor:
+def face_directions(face_size: int, *, pad: int = 0, equiangular: bool = False, device=None) -> Tensor:
+    """Unit directions of the pixel centres of the six faces (optionally with ``pad`` extra pixels on each
+    side, continuing the face's own parametrisation), ``(6, F + 2p, F + 2p, 3)``.
+
+    ``equiangular=True`` gives an equi-angular cube map (EAC): face coordinates are angles,
+    ``u = tan(pi/4 * a)`` for ``a`` uniform in ``[-1, 1]``, so pixels are nearly the same size all over the
+    sphere (a gnomonic cube's pixels at the face corners are 3x smaller radially than at the centres).
+    """
+    n = face_size + 2 * pad
+    a = ((torch.arange(n, device=device, dtype=torch.float64) - pad + 0.5) / face_size) * 2 - 1
+    u = torch.tan(a * math.pi / 4) if equiangular else a
+    rays = torch.stack((u.expand(n, n), -u[:, None].expand(n, n), torch.ones(n, n, device=device, dtype=torch.float64)), -1)
+    rays = rays / rays.norm(dim=-1, keepdim=True)
+    return torch.einsum("nij,hwj->nhwi", face_rotations(device=device, dtype=torch.float64), rays).float()
+
+
+def equirect_to_cubemap(
+    equi: Tensor, face_size: int, *, antialias: bool = True, mode: str = "bilinear", equiangular: bool = False
+) -> Tensor:
     """Equirect ``(B, C, H, W)`` -> cube map ``(B, 6, C, F, F)``, anti-aliased near the poles."""
-    return equirect_to_views(equi, face_rotations(device=equi.device), 90.0, face_size, antialias=antialias, mode=mode)
+    if not equiangular:
+        return equirect_to_views(equi, face_rotations(device=equi.device), 90.0, face_size, antialias=antialias, mode=mode)
+    from pano.sphere.sampling import sample_equirect
+
+    angle = (math.pi / 2) / face_size if antialias else None
+    out = sample_equirect(equi, face_directions(face_size, equiangular=True, device=equi.device), pixel_angle=angle, mode=mode)
+    return out.permute(0, 2, 1, 3, 4)
 
 
 def _face_index_and_uv(directions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """For directions ``(..., 3)``: the face each one hits and its face coordinates ``u, v`` in ``[-1, 1]``
-    (``u`` right, ``v`` up on the face)."""
+    (``u`` right, ``v`` up on the face), i.e. ``R_face.T @ d`` divided by its ``z``, written out per face."""
     x, y, z = directions.unbind(-1)
     ax, ay, az = x.abs(), y.abs(), z.abs()
     is_x = (ax >= ay) & (ax >= az)
     is_y = ~is_x & (ay >= az)
-    face = torch.where(
-        is_x,
-        torch.where(x > 0, 1, 3),
-        torch.where(is_y, torch.where(y > 0, 4, 5), torch.where(z > 0, 0, 2)),
-    )
-    r = face_rotations(device=directions.device, dtype=directions.dtype)[face]  # (..., 3, 3)
-    cam = torch.einsum("...ji,...j->...i", r, directions)
-    return face, cam[..., 0] / cam[..., 2], cam[..., 1] / cam[..., 2]
+    is_z = ~is_x & ~is_y
+    face = torch.where(is_x, torch.where(x > 0, 1, 3), torch.where(is_y, torch.where(y > 0, 4, 5), torch.where(z > 0, 0, 2)))
+    major = torch.where(is_x, ax, torch.where(is_y, ay, az)).clamp_min(1e-12)
+    # F: (x, y)  R: (-z, y)  B: (-x, y)  L: (z, y)  U: (x, -z)  D: (x, z)
+    num_u = torch.where(is_x, torch.where(x > 0, -z, z), torch.where(is_z & (z < 0), -x, x))
+    num_v = torch.where(is_y, torch.where(y > 0, -z, z), y)
+    return face, num_u / major, num_v / major
 
 
 def _atlas(cube: Tensor) -> Tensor:
@@ -57,7 +80,7 @@ def _atlas(cube: Tensor) -> Tensor:
     return cube.permute(0, 2, 1, 3, 4).reshape(b, c, six * h, w)
 
 
-def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str = "bilinear") -> Tensor:
+def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str = "bilinear", equiangular: bool = False) -> Tensor:
     """Sample a cube map at ``directions (*S, 3)`` -> ``(B, C, *S)``; differentiable w.r.t. ``cube``.
 
     ``cube`` is ``(B, 6, C, F + 2 pad, F + 2 pad)``: faces padded by :func:`pad_cubemap` (``pad >= 1`` gives
@@ -67,6 +90,8 @@ def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str 
     f = size - 2 * pad
     shape = directions.shape[:-1]
     face, u, v = _face_index_and_uv(directions.reshape(-1, 3).float())
+    if equiangular:
+        u, v = torch.atan(u) * (4 / math.pi), torch.atan(v) * (4 / math.pi)
     px = (u + 1) / 2 * f - 0.5 + pad
     py = (1 - v) / 2 * f - 0.5 + pad
     if pad == 0:
@@ -79,14 +104,12 @@ def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str 
     return out.reshape(b, c, *shape)
 
 
-def pad_cubemap(cube: Tensor, pad: int = 1) -> Tensor:
+def pad_cubemap(cube: Tensor, pad: int = 1, *, equiangular: bool = False) -> Tensor:
     """Pad every face by ``pad`` pixels taken from its neighbouring faces (the face plane extended), so that
     bilinear sampling near a face edge blends with the true neighbour. ``(B, 6, C, F, F) -> (B, 6, C, F+2p, F+2p)``."""
     f = cube.shape[-1]
-    fov = math.degrees(2 * math.atan((f + 2 * pad) / f))
-    rays = camera_rays(f + 2 * pad, fov, device=cube.device, dtype=torch.float32)
-    dirs = torch.einsum("nij,hwj->nhwi", face_rotations(device=cube.device), rays)
-    padded = sample_cubemap(cube, dirs, pad=0)  # (B, C, 6, F+2p, F+2p)
+    dirs = face_directions(f, pad=pad, equiangular=equiangular, device=cube.device)
+    padded = sample_cubemap(cube, dirs, pad=0, equiangular=equiangular)  # (B, C, 6, F+2p, F+2p)
     padded = padded.permute(0, 2, 1, 3, 4)
     # keep the faces' own pixels exactly (sampling them at their centres is exact up to rounding)
     return torch.cat(
@@ -95,7 +118,9 @@ def pad_cubemap(cube: Tensor, pad: int = 1) -> Tensor:
     )
 
 
-def cubemap_to_equirect(cube: Tensor, height: int, width: int | None = None, *, antialias: bool = True) -> Tensor:
+def cubemap_to_equirect(
+    cube: Tensor, height: int, width: int | None = None, *, antialias: bool = True, equiangular: bool = False
+) -> Tensor:
     """Cube map ``(B, 6, C, F, F)`` -> equirect ``(B, C, H, W)`` (``W = 2H`` by default), seamless across face
     edges; rendered larger and downsampled where the equirect is coarser than the faces."""
     width = width or 2 * height
@@ -106,16 +131,27 @@ def cubemap_to_equirect(cube: Tensor, height: int, width: int | None = None, *, 
         h = max(height, round(f * 2))
         w = round(h * width / height)
     dirs = equirect_directions(h, w, device=cube.device)
-    out = sample_cubemap(pad_cubemap(cube, 1), dirs, pad=1)
+    out = sample_cubemap(pad_cubemap(cube, 1, equiangular=equiangular), dirs, pad=1, equiangular=equiangular)
     if (h, w) != (height, width):
         out = F.interpolate(out, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     return out
 
 
-def cubemap_views(cube: Tensor, rotations: Tensor, fov_deg: float, size: int, *, padded: Tensor | None = None) -> Tensor:
+def cubemap_views(cube: Tensor, rotations: Tensor, fov_deg: float, size: int, *, equiangular: bool = False) -> Tensor:
     """Render ``N`` perspective views from a cube map: ``(B, 6, C, F, F) -> (B, N, C, s, s)``, differentiable."""
     from pano.sphere.views import view_directions
 
-    padded = pad_cubemap(cube, 1) if padded is None else padded
+    padded = pad_cubemap(cube, 1, equiangular=equiangular)
     dirs = view_directions(rotations.to(cube.device, torch.float32), size, fov_deg)
-    return sample_cubemap(padded, dirs, pad=1).permute(0, 2, 1, 3, 4)
+    return sample_cubemap(padded, dirs, pad=1, equiangular=equiangular).permute(0, 2, 1, 3, 4)
+
+
+def resize_cubemap(cube: Tensor, face_size: int, *, equiangular: bool = False) -> Tensor:
+    """Resample a cube map to a larger (or similar) face size through the padded faces, so face borders blend
+    with their true neighbours (resizing each face on its own would clamp at its borders). Not anti-aliased:
+    to shrink a lot, build the smaller cube map from the equirect instead."""
+    if cube.shape[-1] == face_size:
+        return cube
+    dirs = face_directions(face_size, equiangular=equiangular, device=cube.device)
+    padded = pad_cubemap(cube, 1, equiangular=equiangular)
+    return sample_cubemap(padded, dirs, pad=1, equiangular=equiangular).permute(0, 2, 1, 3, 4)

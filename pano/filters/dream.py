@@ -1,0 +1,327 @@
+"""DeepDream on the sphere: gradient ascent on a CNN layer's activations, seamless and pole-correct.
+
+The method (Mordvintsev et al. 2015) adapted to a sphere:
+
+* The working image is a **cube map** (six faces of near-uniform pixel density, no poles), built once from
+  the equirect with anti-aliasing and converted back once at the end.
+* Every step draws a fresh **random rotation** of the sphere (the spherical form of random-shift jitter) and
+  renders a set of overlapping perspective views in that rotated frame from the faces, padded with their
+  true neighbours' pixels. The views go through the network as **one batch**; the gradient flows back to the
+  cube map through the same differentiable sampling, weighted by a feathered mask so view borders (where the
+  network sees padding) never leave a mark. View borders, cube edges and the ±180° line all move every step.
+* The gradient is normalised per step; **octaves** dream on smaller cube maps first and carry the detail up.
+* Objectives: the mean squared activation of a layer (optionally a channel subset), or with a guide image
+  the dot product between the view's features and the guide's mean feature vector.
+
+Everything runs on the device of the backbone, in fp32 or with bf16/fp16 autocast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pano.device import autocast, is_out_of_memory
+from pano.errors import InputError
+from pano.filters.base import FilterInfo, ProgressFn
+from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
+from pano.sphere.rotation import random_rotations
+from pano.sphere.views import camera_rays, feather_weight
+from pano.sphere.viewset import covering_views
+
+Orientation = Literal["any", "upright"]
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """Everything that determines a dream (saved with the output so it can be reproduced)."""
+
+    model: str = "efficientnet_lite0"
+    layer: str | None = None  # None: the model's default dreaming layer
+    channels: tuple[int, ...] | None = None
+    size: int = 1024  # working resolution: longest side of the equirect, px
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10  # per octave
+    step_size: float = 0.02  # in [0, 1] image units, after normalising the gradient
+    fov_deg: float = 110.0  # field of view of each network view
+    view_margin: float = 0.2  # feathered border of each view (fraction of its half-size)
+    orientation: Orientation = "any"  # random rotations: any rotation, or upright views with random yaw
+    blend: float = 0.0  # 0 = all dream, 1 = the original
+    seed: int = 0
+    flat: bool = False  # an ordinary photo: classic DeepDream with tiles and random-shift jitter
+    tile: int = 512  # flat mode: tile size; both modes: largest view side before views are split
+    batch: int = 0  # views per network call (0 = all at once; halved automatically on out-of-memory)
+    guide: str | None = None  # path of the guide image (for the record)
+    mask: str | None = None  # path of the mask image (for the record)
+
+    def with_preset(self, name: str) -> "DreamSettings":
+        if name not in PRESETS:
+            raise InputError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        return replace(self, **PRESETS[name])
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "classic": {},
+    "subtle": {"steps": 6, "step_size": 0.012, "octaves": 3},
+    "intense": {"steps": 16, "step_size": 0.03, "octaves": 5},
+    "fine": {"octaves": 2, "steps": 12, "layer": None},
+    "quick": {"size": 512, "octaves": 3, "steps": 6},
+}
+
+
+@dataclass
+class DreamResult:
+    image: Tensor
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class DreamFilter:
+    """``DreamFilter(backbone, settings)(equi) -> dreamed equi`` (the :class:`pano.filters.base.SphereFilter`
+    protocol). ``backbone(x)`` must return a dict of named activations for ``x`` in ``[0, 1]``."""
+
+    info = FilterInfo(name="dream")
+
+    def __init__(
+        self,
+        backbone: torch.nn.Module,
+        settings: DreamSettings = DreamSettings(),
+        *,
+        layer: str,
+        dtype: torch.dtype = torch.float32,
+        guide: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> None:
+        self.backbone = backbone
+        self.settings = settings
+        self.layer = layer
+        self.dtype = dtype
+        self.device = next(backbone.parameters()).device
+        self.guide_vector = self._guide_vector(guide) if guide is not None else None
+        self.mask = mask  # (1, 1, h, w) in [0, 1], equirect (or flat image), any size
+        self.messages: list[str] = []
+
+    # -- public ------------------------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        p = asdict(self.settings)
+        p["layer"] = self.layer
+        return p
+
+    def __call__(self, equi: Tensor, *, progress: ProgressFn | None = None, init: Tensor | None = None) -> Tensor:
+        """Dream ``equi (1, 3, H, W)`` in ``[0, 1]``; returns the same size. ``init`` (optional, same size) is
+        the starting image instead of ``equi`` (used for temporally coherent video)."""
+        s = self.settings
+        equi = equi.to(self.device, torch.float32)
+        start = equi if init is None else init.to(self.device, torch.float32)
+        gen = torch.Generator().manual_seed(s.seed)
+        h, w = equi.shape[-2:]
+        if s.flat:
+            out = self._dream_flat(start, gen, progress)
+        else:
+            out = self._dream_sphere(start, gen, progress)
+        if out.shape[-2:] != (h, w):
+            out = F.interpolate(out, size=(h, w), mode="bicubic", align_corners=False, antialias=out.shape[-1] > w)
+        if s.blend > 0:
+            out = torch.lerp(out, equi, s.blend)
+        if self.mask is not None:
+            m = F.interpolate(self.mask.to(out), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            out = equi + m * (out - equi)
+        return out.clamp(0, 1)
+
+    # -- objective ---------------------------------------------------------------------------------
+    def _features(self, x: Tensor) -> Tensor:
+        with autocast(self.device, self.dtype):
+            act = self.backbone(x.contiguous(memory_format=torch.channels_last))[self.layer]
+        act = act.float()
+        if self.settings.channels:
+            n = act.shape[1]
+            bad = [c for c in self.settings.channels if not 0 <= c < n]
+            if bad:
+                raise InputError(f"channel {bad[0]} does not exist: layer {self.layer} has channels 0..{n - 1}")
+            act = act[:, list(self.settings.channels)]
+        return act
+
+    def _guide_vector(self, guide: Tensor) -> Tensor:
+        guide = guide.to(self.device, torch.float32)
+        side = min(self.settings.tile, 384)
+        scale = side / max(guide.shape[-2:])
+        guide = F.interpolate(guide, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
+        with torch.no_grad():
+            act = self._features(guide)
+        vec = act.mean(dim=(0, 2, 3))
+        return vec / vec.norm().clamp_min(1e-8)
+
+    def _objective(self, views: Tensor) -> Tensor:
+        act = self._features(views)
+        if self.guide_vector is not None:
+            return torch.einsum("bchw,c->bhw", act, self.guide_vector).mean(dim=(1, 2)).sum()
+        return act.pow(2).mean(dim=(1, 2, 3)).sum()
+
+    def _gradient(self, param: Tensor, render) -> Tensor:
+        """d objective / d param where ``render(param, index_slice) -> views``; views are evaluated in batches
+        (halved on out-of-memory); gradients of the batches are summed."""
+        n_views = render.n_views
+        batch = self.settings.batch or n_views
+        while True:
+            try:
+                grad = torch.zeros_like(param)
+                for start in range(0, n_views, batch):
+                    p = param.detach().requires_grad_(True)
+                    views = render(p, slice(start, start + batch))
+                    (g,) = torch.autograd.grad(self._objective(views), p)
+                    grad += g
+                return grad
+            except (RuntimeError, torch.OutOfMemoryError) as exc:
+                if not is_out_of_memory(exc) or batch == 1:
+                    raise
+                batch = max(1, batch // 2)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                self.messages.append(f"out of GPU memory: continuing with {batch} views per batch")
+                self.settings = replace(self.settings, batch=batch)
+
+    # -- sphere ------------------------------------------------------------------------------------
+    def _view_geometry(self, face: int) -> tuple[Tensor, Tensor, int]:
+        """Rays and gradient weights of the views for a cube face size: view size matched to the face density."""
+        s = self.settings
+        fov = s.fov_deg
+        # the views' centre pixels match the equi-angular cube map's pixels (pi/2/F radians)
+        density = 4 / math.pi * face
+        size = max(16, round(density * math.tan(math.radians(fov) / 2)))
+        if size > s.tile:  # huge views: more, narrower views (tiles) of the same density
+            fov = math.degrees(2 * math.atan(s.tile / density))
+            size = s.tile
+        rays = camera_rays(size, fov, device=self.device)
+        rays = rays / rays.norm(dim=-1, keepdim=True)
+        gx = (torch.arange(size, device=self.device) + 0.5) / size * 2 - 1
+        weight = feather_weight(gx[None, :], gx[:, None], torch.ones(size, size, dtype=torch.bool, device=self.device), s.view_margin)
+        return rays, weight, fov
+
+    def _rotation(self, gen: torch.Generator) -> Tensor:
+        if self.settings.orientation == "upright":
+            from pano.sphere.rotation import rotation_matrix
+
+            yaw, pitch, roll = (torch.rand(3, generator=gen) * 2 - 1) * torch.tensor([180.0, 20.0, 5.0])
+            return rotation_matrix(yaw, pitch, roll)
+        return random_rotations(1, generator=gen)[0]
+
+    def _dream_sphere(self, equi: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
+        s = self.settings
+        h, w = equi.shape[-2:]
+        work_w = min(s.size, w)
+        face = max(16, round(work_w / 4))
+        sizes = [max(16, round(face / s.octave_scale**k)) for k in range(s.octaves - 1, -1, -1)]
+        mask_equi = None
+        if self.mask is not None:
+            mask_equi = F.interpolate(self.mask.to(equi), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        total = s.octaves * s.steps
+        detail: Tensor | None = None
+        done = 0
+        for octave, f in enumerate(sizes):
+            base = equirect_to_cubemap(equi, f, equiangular=True)  # anti-aliased, from the full-resolution input
+            if detail is not None:
+                detail = resize_cubemap(detail, f, equiangular=True)
+            x = base if detail is None else (base + detail).clamp(0, 1)
+            mask_o = equirect_to_cubemap(mask_equi, f, equiangular=True) if mask_equi is not None else None
+            rays, weight, fov = self._view_geometry(f)
+            layout = covering_views(fov, margin=s.view_margin).to(self.device)
+            for step in range(s.steps):
+                rot = self._rotation(gen).to(self.device)
+                render = _SphereRender(rot @ layout, rays, weight)
+                grad = self._gradient(x, render)
+                if mask_o is not None:
+                    grad = grad * mask_o
+                grad = grad / grad.abs().mean().clamp_min(1e-12)
+                x = (x + s.step_size * grad).clamp(0, 1)
+                done += 1
+                if progress:
+                    progress(done, total, f"octave {octave + 1}/{s.octaves}")
+            detail = x - base
+        return cubemap_to_equirect(x, work_w // 2, work_w, equiangular=True)
+
+    # -- flat --------------------------------------------------------------------------------------
+    def _dream_flat(self, img: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
+        """Classic DeepDream on an ordinary image: octaves, random-shift jitter, tiles in batches."""
+        s = self.settings
+        h, w = img.shape[-2:]
+        scale = min(1.0, s.size / max(h, w))
+        base = F.interpolate(img, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False) if scale < 1 else img
+        bh, bw = base.shape[-2:]
+        sizes = [(max(16, round(bh / s.octave_scale**k)), max(16, round(bw / s.octave_scale**k))) for k in range(s.octaves - 1, -1, -1)]
+        total = s.octaves * s.steps
+        detail = torch.zeros(1, 3, *sizes[0], device=img.device)
+        done = 0
+        mask = None
+        for octave, hw in enumerate(sizes):
+            base_o = F.interpolate(base, size=hw, mode="bilinear", antialias=True, align_corners=False)
+            detail = F.interpolate(detail, size=hw, mode="bilinear", align_corners=False)
+            x = (base_o + detail).clamp(0, 1)
+            if self.mask is not None:
+                mask = F.interpolate(self.mask.to(x), size=hw, mode="bilinear", antialias=True, align_corners=False)
+            for _ in range(s.steps):
+                render = _FlatTiles(hw, s.tile, gen)
+                grad = self._gradient(x, render)
+                if mask is not None:
+                    grad = grad * mask
+                grad = grad / grad.abs().mean().clamp_min(1e-12)
+                x = (x + s.step_size * grad).clamp(0, 1)
+                done += 1
+                if progress:
+                    progress(done, total, f"octave {octave + 1}/{s.octaves}")
+            detail = x - base_o
+        return x
+
+
+_BINOMIAL = torch.tensor([0.25, 0.5, 0.25])
+
+
+def _smoothed_padded(cube: Tensor) -> Tensor:
+    """The cube map padded by 1 px from its neighbours and lightly smoothed (3-tap binomial, across face
+    edges too). Views sample the cube at its face-centre density, but an equi-angular cube is up to ~1.5x
+    denser along face edges and at corners; without this prefilter the gradient gathered back would land
+    on a sparse subset of pixels there (aliasing), which shows as lines along the cube edges."""
+    b, six, c, f, _ = cube.shape
+    padded = pad_cubemap(cube, 2, equiangular=True).reshape(b * six * c, 1, f + 4, f + 4)
+    k = _BINOMIAL.to(cube)
+    padded = F.conv2d(F.conv2d(padded, k.view(1, 1, 1, 3)), k.view(1, 1, 3, 1))
+    return padded.reshape(b, six, c, f + 2, f + 2)
+
+
+class _SphereRender:
+    """Views of a cube map in a rotated frame; the gradient reaching the cube is feather-weighted."""
+
+    def __init__(self, rotations: Tensor, rays: Tensor, weight: Tensor) -> None:
+        self.rotations, self.rays, self.weight = rotations, rays, weight
+        self.n_views = rotations.shape[0]
+
+    def __call__(self, cube: Tensor, index: slice) -> Tensor:
+        dirs = torch.einsum("nij,hwj->nhwi", self.rotations[index], self.rays)
+        views = sample_cubemap(_smoothed_padded(cube), dirs, pad=1, equiangular=True)
+        views = views[0].permute(1, 0, 2, 3)  # (n, 3, s, s)
+        # forward value unchanged, gradient scaled by the feather weight
+        return views.detach() + self.weight * (views - views.detach())
+
+
+class _FlatTiles:
+    """Tiles of a randomly shifted flat image (classic random-shift jitter), batched."""
+
+    def __init__(self, hw: tuple[int, int], tile: int, gen: torch.Generator) -> None:
+        h, w = hw
+        self.th, self.tw = min(tile, h), min(tile, w)
+        self.ny, self.nx = math.ceil(h / self.th), math.ceil(w / self.tw)
+        self.shift = (int(torch.randint(0, self.th, (1,), generator=gen)), int(torch.randint(0, self.tw, (1,), generator=gen)))
+        self.n_views = self.ny * self.nx
+        self.hw = hw
+
+    def __call__(self, x: Tensor, index: slice) -> Tensor:
+        h, w = self.hw
+        rolled = torch.roll(x, self.shift, dims=(-2, -1))
+        padded = F.pad(rolled, (0, self.nx * self.tw - w, 0, self.ny * self.th - h), mode="replicate")
+        tiles = padded.unfold(2, self.th, self.th).unfold(3, self.tw, self.tw)  # (1, 3, ny, nx, th, tw)
+        tiles = tiles.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, self.th, self.tw)
+        return tiles[index]
