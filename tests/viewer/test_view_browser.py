@@ -325,3 +325,64 @@ def test_phone_orientation_drives_the_view(browser, server) -> None:
         assert errors == []
     finally:
         context.close()
+
+
+# --- real photospheres (third-party data from the shared data folder; skipped when absent) ---------
+
+REAL_FULL = "psv_sphere_small.jpg"  # 2000x1000 full sphere
+REAL_PARTIAL = "PANO_20130622_091214.jpg"  # 7896x807 band of a 7896x3948 sphere (GPano), lat +16.9 .. -19.9
+
+
+@pytest.fixture(scope="module")
+def real_server(equirect_dir: Path, photosphere_dir: Path) -> Iterator[ViewerServer]:
+    full, partial = equirect_dir / REAL_FULL, photosphere_dir / REAL_PARTIAL
+    if not full.is_file() or not partial.is_file():
+        pytest.skip("the real photospheres are absent")
+    with ViewerServer(build_gallery([full, partial]), port=0) as srv:
+        yield srv
+
+
+def source_patch_mean(img: np.ndarray, geometry: tuple[int, int, int, int, int, int] | None, yaw: float, pitch: float, half_deg: float) -> np.ndarray:
+    """Mean colour of the equirect (or its GPano crop) within +-half_deg of (yaw, pitch)."""
+    fw, fh, left, top = (img.shape[1], img.shape[0], 0, 0) if geometry is None else geometry[:4]
+    col = ((yaw / 360 + 0.5) * fw - left) % fw
+    row = (0.5 - pitch / 180) * fh - top
+    r = max(1, round(half_deg * fw / 360))
+    c, rr = int(col), int(row)
+    cols = np.arange(c - r, c + r + 1) % img.shape[1]  # wraps across +-180 deg
+    return img[rr - r : rr + r + 1][:, cols].reshape(-1, 3).mean(axis=0)
+
+
+def test_real_photospheres(browser, real_server: ViewerServer) -> None:
+    from pano.io.gpano import read_sphere_geometry
+
+    p = Page(browser, real_server)
+    try:
+        full_path, partial_path = (f.path for f in real_server.gallery.files)
+        full = np.asarray(Image.open(full_path).convert("RGB")).astype(float)
+        partial = np.asarray(Image.open(partial_path).convert("RGB")).astype(float)
+        geometry = read_sphere_geometry(partial_path)
+        assert geometry is not None
+        fov, half_px = 30, 6
+        half_deg = half_px * fov / H
+
+        p.open(f"item=0&yaw=0&pitch=0&fov={fov}")
+        for yaw, pitch in [(0, 0), (90, 0), (180, 0), (-120, 10)]:
+            p.look(yaw, pitch, fov)
+            shown = p.pixels()[H // 2 - half_px : H // 2 + half_px + 1, W // 2 - half_px : W // 2 + half_px + 1]
+            expected = source_patch_mean(full, None, yaw, pitch, half_deg)
+            assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)
+
+        p.page.keyboard.press("PageDown")
+        p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready", timeout=20000)
+        for yaw, pitch in [(0, 0), (100, 8), (-150, -12)]:  # inside the band: the photo, at its true place
+            p.look(yaw, pitch, fov)
+            shown = p.pixels()[H // 2 - half_px : H // 2 + half_px + 1, W // 2 - half_px : W // 2 + half_px + 1]
+            expected = source_patch_mean(partial, geometry.placement, yaw, pitch, half_deg)
+            assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)
+        for yaw, pitch in [(0, 40), (0, -45), (60, 80), (60, -80)]:  # above and below the band: background
+            p.look(yaw, pitch, fov)
+            assert_color(p.center(), BACKGROUND, tol=6, what=f"outside the band at pitch {pitch}")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
