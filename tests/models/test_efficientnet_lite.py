@@ -76,3 +76,13 @@ def test_wrong_variant_fails_loudly() -> None:
     broken["_blocks.3._depthwise_conv.weight"] = broken["_blocks.3._depthwise_conv.weight"][:, :, :3, :3]
     with pytest.raises(ModelError, match=r"blocks\.3\.depthwise\.0\.weight has shape"):
         convert_lukemelas_state_dict(broken, EfficientNetLite("lite0"), str(path))
+
+
+def test_user_weights_in_pano_format_load_via_safetensors(lite0: Backbone, tmp_path: Path) -> None:
+    from pano.models.weights import save_state_dict_file
+
+    path = save_state_dict_file(lite0.net.state_dict(), tmp_path / "mine.safetensors")
+    mine = load_backbone("efficientnet_lite0", weights=path, layers=["stage4"])
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(mine(x)["stage4"], lite0(x, ["stage4"])["stage4"], rtol=1e-5, atol=1e-5)
