@@ -49,12 +49,26 @@ class Tint:
         return {}
 
 
-def make_filter(name: str, device: str):
+def make_filter(name: str, device: str, options: dict):
     if name == "tint":
         return Tint()
+    try:
+        import pano.filters.registry  # noqa: F401
+    except ImportError:
+        if name != "dream":
+            raise
+        # before the registry: build pano's dream directly (its defaults unless overridden)
+        from dataclasses import replace
+
+        from pano.filters.dream import DreamFilter, DreamSettings
+        from pano.models.backbones import load_backbone
+
+        backbone = load_backbone(device=device, progress=False)
+        settings = replace(DreamSettings(), **options)
+        return DreamFilter(backbone, settings, layer=backbone.spec.default_layer)
     from pano.commands.video import build_filter
 
-    return build_filter(name, {"device": device})
+    return build_filter(name, {"device": device, **options})
 
 
 def make_clip(path: Path, width: int, frames: int, fps: int = 25, start: int = 100) -> None:
@@ -129,11 +143,15 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--flicker", action="store_true", help="measure flicker with and without coherence instead")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="filter option, e.g. size=256")
     args = ap.parse_args()
+    from pano.commands.video import _convert
+
+    options = {k: _convert(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     from pano.video.pipeline import VideoOptions, process_video
 
-    filt = make_filter(args.filter, args.device)
+    filt = make_filter(args.filter, args.device, options)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
     with tempfile.TemporaryDirectory() as d:
         clip = Path(d) / "clip.mp4"
