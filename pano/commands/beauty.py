@@ -1,0 +1,159 @@
+"""``pano beauty``: train a pix2pix net on a folder of photos (``train``), repaint spheres with it (``apply``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pano.commands.common import device_option, output_options, quiet_option
+from pano.errors import InputError
+
+_PRECISION = click.Choice(["auto", "fp32", "bf16", "fp16"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def beauty() -> None:
+    """Train a pix2pix net on photos and repaint spheres with it.
+
+    \b
+    Examples:
+      pano beauty train flowers/ -o flowers.safetensors --condition clusters --size 256
+      pano beauty apply flowers.safetensors sphere.jpg            # writes sphere_beauty.jpg
+      pano beauty apply flowers.safetensors photo.jpg --flat --side-by-side
+    """
+
+
+@beauty.command("train")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (.safetensors); its checkpoint goes beside it as NAME.ckpt.safetensors.")
+@click.option("--overwrite", is_flag=True, help="Replace the model file if it exists.")
+@click.option("--condition", type=click.Choice(["edges", "clusters"]), default="clusters", show_default=True,
+              help="What the net learns to turn back into the photo.")
+@click.option("--k", "k", type=click.IntRange(2, 16), default=7, show_default=True, help="Colour clusters (--condition clusters).")
+@click.option("--size", type=click.Choice(["32", "64", "128", "256", "512"]), default="256", show_default=True,
+              help="Training crop side in pixels (the U-Net depth follows it).")
+@click.option("--steps", type=click.IntRange(1), help="Total optimisation steps (overrides --epochs).")
+@click.option("--epochs", type=click.IntRange(1), help="Passes over the folder (default 100 when --steps is not given).")
+@click.option("--batch", type=click.IntRange(1), default=4, show_default=True, help="Photos per step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True, help="Adam learning rate.")
+@click.option("--ngf", type=click.IntRange(4), default=64, show_default=True, help="Generator width.")
+@click.option("--ndf", type=click.IntRange(4), default=64, show_default=True, help="Discriminator width.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for init, shuffling and augmentation.")
+@click.option("--num-workers", type=click.IntRange(0), default=2, show_default=True, help="Data-loading worker processes.")
+@click.option("--checkpoint-every", type=click.IntRange(0), default=500, show_default=True,
+              help="Save checkpoint and model every N steps (0: only at the end).")
+@click.option("--preview-every", type=click.IntRange(0), default=500, show_default=True,
+              help="Save a condition | output | real grid to NAME_previews/ every N steps (0: never).")
+@click.option("--resume", is_flag=True, help="Continue from NAME.ckpt.safetensors (step count, optimizer and RNG state).")
+@click.option("--precision", type=_PRECISION, default="auto", show_default=True, help="auto: bf16/fp16 on CUDA, fp32 on CPU.")
+@device_option
+@quiet_option
+def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int, size: str, steps: int | None,
+              epochs: int | None, batch: int, lr: float, ngf: int, ndf: int, seed: int, num_workers: int,
+              checkpoint_every: int, preview_every: int, resume: bool, precision: str, device: str, quiet: bool) -> None:
+    """Train a pix2pix model on the photos in FOLDER."""
+    from pano.device import resolve_device
+    from pano.filters.beauty import TrainConfig, TrainStart, train
+    from pano.filters.conditions import ConditionSpec
+
+    dev = resolve_device(device)
+    spec = ConditionSpec("clusters", {"k": k}) if condition == "clusters" else ConditionSpec("edges")
+    config = TrainConfig(
+        condition=spec, size=int(size), steps=steps, epochs=epochs, batch=batch, lr=lr, ngf=ngf, ndf=ndf, seed=seed,
+        num_workers=num_workers, checkpoint_every=checkpoint_every, preview_every=preview_every, precision=precision,
+    )
+    state: dict = {}
+
+    def on_start(info: TrainStart) -> None:
+        if quiet:
+            return
+        what = f"{info.images} images"
+        if info.skipped:
+            what += f", {len(info.skipped)} unreadable skipped (first: {info.skipped[0].name})"
+        start = f", resuming at step {info.start_step}" if info.resumed_from else ""
+        click.echo(f"pano beauty: {what}; {info.total_steps} steps ({info.steps_per_epoch}/epoch) on {info.device} "
+                   f"{info.dtype}{start}", err=True)
+        from tqdm import tqdm
+
+        state["bar"] = tqdm(total=info.total_steps, initial=info.start_step, unit="step", dynamic_ncols=True,
+                            desc="train")
+
+    def on_step(step: int, total: int, losses: dict[str, float]) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            return
+        bar.update(1)
+        if losses and step % 10 == 0:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+
+    try:
+        result = train(folder, model, config, device=dev, resume=resume, overwrite=overwrite,
+                       on_start=on_start, on_step=on_step)
+    except KeyboardInterrupt:
+        if "bar" in state:
+            state["bar"].close()
+        click.echo("pano: interrupted: run the same command with --resume to continue from the last checkpoint", err=True)
+        raise SystemExit(130) from None
+    finally:
+        if "bar" in state:
+            state["bar"].close()
+    if not quiet:
+        losses = ", ".join(f"{k} {v:.3f}" for k, v in result.losses.items())
+        click.echo(f"wrote {result.model_path} (step {result.step}; {losses}; {result.seconds:.0f} s)")
+
+
+@beauty.command("apply")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@output_options
+@click.option("--flat", is_flag=True, help="The input is an ordinary photo, not a photosphere.")
+@click.option("--side-by-side", is_flag=True, help="Write the input and its interpretation next to each other.")
+@click.option("--view-size", type=click.IntRange(16, 4096), help="Side of the perspective views (default: the model's training size).")
+@click.option("--precision", type=_PRECISION, default="auto", show_default=True)
+@device_option
+@quiet_option
+def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, flat: bool, side_by_side: bool,
+              view_size: int | None, precision: str, device: str, quiet: bool) -> None:
+    """Repaint IMAGE (a photosphere, or a photo with --flat) with a trained MODEL."""
+    from pano.commands.common import output_path
+    from pano.device import resolve_device
+
+    out_path = output_path(image, "beauty", output, overwrite)
+    import torch
+
+    from pano.filters.beauty import BeautyFilter, load_model
+    from pano.io.image import read_image, write_image
+
+    dev = resolve_device(device)
+    beauty_model = load_model(model, dev)
+    img = read_image(image, mode="flat" if flat else "sphere")
+    if img.kind == "partial":
+        raise InputError(f"{image} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
+    filt = BeautyFilter(beauty_model, view_size=view_size, flat=flat, precision=precision)
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="view", dynamic_ncols=True, desc="beauty")
+
+    def progress(done: int, total: int, label: str) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        out = filt(img.pixels.to(dev), progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    out = out.cpu()
+    if side_by_side:
+        out = torch.cat([img.pixels.cpu(), out], dim=3)
+        write_image(out, out_path, like=img, overwrite=overwrite, sphere=False)
+    else:
+        write_image(out, out_path, like=img, overwrite=overwrite)
+    if not quiet:
+        click.echo(f"wrote {out_path}")
