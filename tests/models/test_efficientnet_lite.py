@@ -85,4 +85,4 @@ def test_user_weights_in_pano_format_load_via_safetensors(lite0: Backbone, tmp_p
     mine = load_backbone("efficientnet_lite0", weights=path, layers=["stage4"])
     x = torch.rand(1, 3, 64, 96)
     with torch.no_grad():
-        torch.testing.assert_close(mine(x)["stage4"], lite0(x, ["stage4"])["stage4"], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(mine(x)["stage4"], lite0(x, ["stage4"])["stage4"], rtol=1e-4, atol=1e-4)
