@@ -63,19 +63,21 @@ class MediaFile:
         geometry: Partial-photosphere placement (GPano) as a JSON-able dict with ``full_width``,
             ``full_height``, ``crop_left``, ``crop_top``, ``crop_width``, ``crop_height`` in pixels,
             or ``None`` for a full 2:1 sphere (and for videos).
+        view: Where to look first (``yaw``, ``pitch``, optional ``fov``, degrees), or ``None``.
     """
 
     id: int
     path: Path
     kind: MediaKind
     geometry: dict[str, int] | None = None
+    view: dict[str, float] | None = None
 
     @property
     def url(self) -> str:
         return f"/media/{self.id}"
 
     def manifest(self) -> dict[str, Any]:
-        return {"url": self.url, "name": self.path.name, "kind": self.kind, "geometry": self.geometry}
+        return {"url": self.url, "name": self.path.name, "kind": self.kind, "geometry": self.geometry, "view": self.view}
 
 
 @dataclass(frozen=True)
@@ -120,30 +122,52 @@ class Gallery:
         return {"items": [item.manifest() for item in self.items]}
 
 
-def _read_geometry(path: Path) -> dict[str, int] | None:
-    """GPano placement of a partial photosphere, or ``None`` (full sphere, or no reader yet)."""
+def _wrap_deg(d: float) -> float:
+    return (d + 180.0) % 360.0 - 180.0
+
+
+def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | None]:
+    """GPano placement and initial view of an image: ``(geometry, view)``.
+
+    ``geometry`` is ``None`` for a full sphere (or a file without GPano). ``view`` is where to look
+    first, ``{"yaw", "pitch"[, "fov"]}`` in pano's convention, or ``None`` (the image centre):
+    ``InitialViewHeadingDegrees`` relative to ``PoseHeadingDegrees`` (GPano: without a pose heading,
+    headings count from the full panorama's left edge, so its centre is 180), else the middle of a
+    partial photosphere.
+    """
     try:
         from pano.io.gpano import read_sphere_geometry
     except ImportError:  # the GPano reader is optional for the viewer
-        return None
+        return None, None
     try:
         geom = read_sphere_geometry(path)
     except InputError:
-        return None
+        return None, None
     if geom is None:
-        return None
+        return None, None
     keys = ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height")
     out = {k: int(getattr(geom, k)) for k in keys}
-    if out["full_width"] <= 0 or out["full_height"] <= 0 or out["crop_width"] <= 0 or out["crop_height"] <= 0:
-        return None
-    if (out["crop_left"], out["crop_top"], out["crop_width"], out["crop_height"]) == (
+    if min(out["full_width"], out["full_height"], out["crop_width"], out["crop_height"]) <= 0:
+        return None, None
+    full = (out["crop_left"], out["crop_top"], out["crop_width"], out["crop_height"]) == (
         0,
         0,
         out["full_width"],
         out["full_height"],
-    ):
-        return None  # a full sphere that merely carries GPano tags
-    return out
+    )
+    view: dict[str, float] | None = None
+    if geom.initial_heading_deg is not None:
+        centre = geom.heading_deg if geom.heading_deg is not None else 180.0
+        view = {"yaw": _wrap_deg(geom.initial_heading_deg - centre), "pitch": float(geom.initial_pitch_deg or 0.0)}
+        if geom.initial_hfov_deg:
+            view["fov"] = float(geom.initial_hfov_deg)
+    elif not full:
+        fw, fh = out["full_width"], out["full_height"]
+        lon = _wrap_deg(((out["crop_left"] + out["crop_width"] / 2) / fw - 0.5) * 360.0)
+        top = (0.5 - out["crop_top"] / fh) * 180.0
+        bottom = (0.5 - (out["crop_top"] + out["crop_height"]) / fh) * 180.0
+        view = {"yaw": lon, "pitch": 0.0 if bottom <= 0.0 <= top else (top + bottom) / 2}
+    return (None if full else out), view
 
 
 def _expand_folder(folder: Path) -> list[Path]:
@@ -209,7 +233,8 @@ def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]]
             return by_path[resolved]
         kind = media_kind(resolved) or media_kind(p)
         assert kind is not None  # checked above
-        mf = MediaFile(len(gallery.files), resolved, kind, _read_geometry(resolved) if kind == "image" else None)
+        geometry, view = _read_sphere(resolved) if kind == "image" else (None, None)
+        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view)
         gallery.files.append(mf)
         by_path[resolved] = mf
         return mf

@@ -279,3 +279,45 @@ def test_unreadable_file_is_input_error(tmp_path: Path) -> None:
             build_gallery([p])
     finally:
         p.chmod(0o644)
+
+
+def _gpano_jpeg(path: Path, **fields) -> Path:
+    from PIL import Image
+
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    geom = SphereGeometry(**fields)
+    Image.new("RGB", (geom.crop_width, geom.crop_height), (90, 90, 90)).save(path, xmp=gpano_xmp(geom))
+    return path
+
+
+def test_first_view_from_gpano(tmp_path: Path) -> None:
+    crop = dict(full_width=360, full_height=180, crop_top=40, crop_width=90, crop_height=60)
+    east = _gpano_jpeg(tmp_path / "east.jpg", crop_left=225, **crop)  # lon +45..+135, lat +50..-10
+    north = _gpano_jpeg(tmp_path / "north.jpg", crop_left=0, crop_top=0, crop_width=360, crop_height=30,
+                        full_width=360, full_height=180)  # a band at lat +90..+60
+    posed = _gpano_jpeg(tmp_path / "posed.jpg", crop_left=225, **crop, heading_deg=100.0,
+                        initial_heading_deg=130.0, initial_pitch_deg=-5.0, initial_hfov_deg=70.0)
+    unposed = _gpano_jpeg(tmp_path / "unposed.jpg", crop_left=225, **crop, initial_heading_deg=270.0)
+    full = _gpano_jpeg(tmp_path / "full.jpg", crop_left=0, crop_top=0, crop_width=360, crop_height=180,
+                       full_width=360, full_height=180)
+    g = build_gallery([east, north, posed, unposed, full])
+    views = {f.path.name: f.view for f in g.files}
+    assert views["east.jpg"] == pytest.approx({"yaw": 90.0, "pitch": 0.0})  # the middle of the crop; it spans the horizon
+    assert views["north.jpg"] == pytest.approx({"yaw": 0.0, "pitch": 75.0})  # the band's middle latitude
+    assert views["posed.jpg"] == pytest.approx({"yaw": 30.0, "pitch": -5.0, "fov": 70.0})  # heading minus pose heading
+    assert views["unposed.jpg"] == pytest.approx({"yaw": 90.0, "pitch": 0.0})  # no pose: the full pano's centre is 180
+    assert views["full.jpg"] is None and g.files[-1].geometry is None  # a full sphere that only carries GPano tags
+    assert g.files[0].geometry == {"full_width": 360, "full_height": 180, "crop_left": 225, "crop_top": 40, "crop_width": 90, "crop_height": 60}
+    assert g.manifest()["items"][0]["a"]["view"] == pytest.approx({"yaw": 90.0, "pitch": 0.0})
+
+
+def test_first_view_of_a_real_partial_pano(photosphere_dir: Path) -> None:
+    path = photosphere_dir / "PXL_20210730_183041272.PANO.jpg"  # InitialViewHeadingDegrees 87, no pose heading
+    if not path.is_file():
+        pytest.skip(f"{path.name} is absent")
+    f = build_gallery([path]).files[0]
+    assert f.geometry is not None and f.view is not None
+    crop_centre_lon = ((f.geometry["crop_left"] + f.geometry["crop_width"] / 2) / f.geometry["full_width"] - 0.5) * 360
+    assert f.view["yaw"] == pytest.approx(-93.0)
+    assert abs(f.view["yaw"] - crop_centre_lon) < 1.0  # the camera's initial view is the middle of what it shot

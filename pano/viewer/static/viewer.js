@@ -141,6 +141,7 @@ void main() {
     items: [], index: -1, yaw: 0, pitch: 0, fov: FOV_DEFAULT, mix: 0,
     a: null, b: null,            // {tex, crop, video?, width, height}
     dirty: true, loading: 0, frames: 0,
+    keepView: false,             // the URL hash chose the first view: do not replace it with the item's
     gyro: null,                  // {rot: mat3, yawOffset} while device orientation drives the view
     xr: null,                    // {session, space, ...} during immersive-vr
   };
@@ -296,6 +297,8 @@ void main() {
     $("label-b").textContent = item.label_b || "B";
     $("video").hidden = item.kind !== "video";
     if (!item.b) setMix(0);
+    if (state.keepView) state.keepView = false;  // the URL named the first view
+    else { const v = item.a.view || { yaw: 0, pitch: 0 }; setView(v.yaw, v.pitch, v.fov || state.fov); }
     if (a.video) {
       const v = a.video;
       if (v.videoWidth > maxTex || v.videoHeight > maxTex)
@@ -642,6 +645,7 @@ void main() {
     if (!state.items.length) { showMessage("Nothing to show."); return; }
     if (location.search.includes("t=")) history.replaceState(null, "", location.pathname + location.hash);  // token is in a cookie now
     const p = new URLSearchParams(location.hash.slice(1));
+    state.keepView = p.has("yaw") || p.has("pitch");
     applyHash();
     if (!p.has("item")) await showItem(0);
     requestAnimationFrame(desktopFrame);
