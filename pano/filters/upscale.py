@@ -9,6 +9,10 @@ How a sphere is upscaled (:func:`upscale_tensor`):
    top rows flipped vertically and rolled by ``W/2`` (``pole`` padding, as py360convert's sampler
    does). For partial panoramas that do not span 360° (or do not reach a pole) the edges get reflect
    padding: there is nothing beyond them, and reflection keeps the network's statistics.
+   **Pole caps** (``pole_views``): near a pole the equirect stretches texture horizontally and the
+   network would sharpen it into radial streaks (a star in the headset). The caps above
+   ``POLE_BLEND_START_DEG`` are therefore also upscaled in perspective views straight up and down
+   (square pixels) and blended in over 65°..75° of latitude.
 2. **Overlapping tiles, feathered.** The core image is cut into equal tiles that overlap by
    ``overlap`` pixels; each tile is run with ``context`` extra pixels on every side (cropped from the
    output). Longitude tiles lie on a circle, so the tile that crosses ±180° is blended like any other
@@ -49,6 +53,10 @@ DEFAULT_OVERLAP = 16
 #: Input pixels of context around every tile (run, then cropped away). Real-ESRGAN uses 10.
 DEFAULT_CONTEXT = 16
 MIN_TILE = 48
+#: Pole caps: above this latitude (degrees) the result comes from a view straight up/down ...
+POLE_BLEND_END_DEG = 75.0
+#: ... blended in from this latitude; below it the equirect tiles alone.
+POLE_BLEND_START_DEG = 65.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,6 +223,75 @@ def auto_tile(descriptor: Any, device: torch.device, dtype: torch.dtype, context
 
 
 # --------------------------------------------------------------------------------------------
+# pole caps
+
+
+@dataclass
+class _Cap:
+    rows: slice  # output rows the cap touches
+    pixels: Tensor  # (1, 3, n_rows, W*s) float32: the upscaled polar view resampled into the equirect
+    alpha: Tensor  # (n_rows,) weight of ``pixels`` against the equirect tiles
+
+
+def _smoothstep(t: Tensor) -> Tensor:
+    t = t.clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _pole_caps(equi: Tensor, s: int, run_flat, pole_top: bool, pole_bottom: bool) -> list[_Cap]:
+    """Upscale the polar caps in perspective views straight up and down and resample them into the equirect.
+
+    Near a pole the equirect stretches the image horizontally by ``1 / cos(lat)``; a network run there
+    sharpens the stretched texture into radial streaks (a star at the pole in a headset). In a view
+    centred on the pole the pixels are square again, so the network sees ordinary image statistics.
+    The view's centre pixel matches the equirect's vertical resolution (``pi / H``); its field of view
+    keeps the blend band (``POLE_BLEND_START_DEG`` .. ``END``) within 70 % of its half-size, inside the
+    part where the network had full context.
+    """
+    from pano.sphere.convention import lonlat_to_direction
+    from pano.sphere.rotation import rotation_matrix
+    from pano.sphere.views import equirect_to_views, view_coordinates
+
+    _, _, h, w = equi.shape
+    dev = equi.device
+    half_deg = (90.0 - POLE_BLEND_START_DEG) / 0.7
+    fov_deg = 2 * half_deg
+    size = max(16, math.ceil(2 * math.tan(math.radians(half_deg)) / (math.pi / h)))
+    oh, ow = h * s, w * s
+    n_rows = math.ceil(oh * (90.0 - POLE_BLEND_START_DEG) / 180.0) + 1
+    caps = []
+    for top, wanted in ((True, pole_top), (False, pole_bottom)):
+        if not wanted:
+            continue
+        rot = rotation_matrix(0.0, 90.0 if top else -90.0, 0.0, device=dev)[None]
+        view = equirect_to_views(equi.float(), rot, fov_deg, size, mode="bicubic")[:, 0].clamp(0, 1)
+        view_up = run_flat(view)  # (1, 3, size*s, size*s)
+        rows = torch.arange(n_rows, device=dev) if top else torch.arange(oh - n_rows, oh, device=dev)
+        lat = (0.5 - (rows.float() + 0.5) / oh) * math.pi
+        lon = ((torch.arange(ow, device=dev, dtype=torch.float32) + 0.5) / ow - 0.5) * (2 * math.pi)
+        dirs = lonlat_to_direction(lon[None, :].expand(len(rows), ow), lat[:, None].expand(len(rows), ow))
+        gx, gy, _front = view_coordinates(dirs, rot, fov_deg, (size * s, size * s))
+        grid = torch.stack((gx[0], gy[0]), -1)[None]
+        pixels = F.grid_sample(view_up, grid, mode="bicubic", padding_mode="border", align_corners=False).clamp(0, 1)
+        alpha = _smoothstep((lat.abs().rad2deg() - POLE_BLEND_START_DEG) / (POLE_BLEND_END_DEG - POLE_BLEND_START_DEG))
+        r0 = int(rows[0])
+        caps.append(_Cap(slice(r0, r0 + len(rows)), pixels, alpha))
+    return caps
+
+
+def _blend_caps(acc: Tensor, y0: int, caps: list[_Cap]) -> None:
+    """Blend the caps into the float rows ``acc`` (output rows ``y0 ..``), in place."""
+    y1 = y0 + acc.shape[-2]
+    for cap in caps:
+        a, b = max(y0, cap.rows.start), min(y1, cap.rows.stop)
+        if a >= b:
+            continue
+        alpha = cap.alpha[a - cap.rows.start : b - cap.rows.start].view(1, 1, -1, 1)
+        part = acc[:, :, a - y0 : b - y0]
+        part.mul_(1 - alpha).add_(cap.pixels[:, :, a - cap.rows.start : b - cap.rows.start] * alpha)
+
+
+# --------------------------------------------------------------------------------------------
 # the tile loop
 
 
@@ -271,9 +348,18 @@ def _upscale_once(
     pole_bottom: bool,
     out: Tensor,
     progress: ProgressFn | None,
+    pole_views: bool = True,
 ) -> None:
     _, _, h, w = equi.shape
     dev = descriptor.device
+    caps: list[_Cap] = []
+    if pole_views and wrap_x and (pole_top or pole_bottom):
+        def run_flat(view: Tensor) -> Tensor:
+            flat = torch.empty((1, 3, view.shape[-2] * s, view.shape[-1] * s), device=dev)
+            _upscale_once(view, descriptor, s, tile, batch, overlap, context, False, False, False, flat, None, False)
+            return flat
+
+        caps = _pole_caps(equi.to(dev), s, run_flat, pole_top, pole_bottom)
     overlap = min(overlap, max(0, tile // 3))
     ys = _spans(h, tile, overlap, circular=False)
     xs = _spans(w, tile, overlap, circular=wrap_x)
@@ -318,6 +404,8 @@ def _upscale_once(
             if progress is not None:
                 progress(done, total, "upscale")
         final = ys[i + 1].start * s if i + 1 < len(ys) else h * s
+        if caps:
+            _blend_caps(acc[:, :, : final - band_y0], band_y0, caps)
         out[:, :, band_y0:final] = _to_output(acc[:, :, : final - band_y0], out.dtype).to(out.device)
         carry, carry_y0 = acc[:, :, final - band_y0 :], final
 
@@ -334,6 +422,7 @@ def upscale_tensor(
     wrap_x: bool = True,
     pole_top: bool = True,
     pole_bottom: bool = True,
+    pole_views: bool = True,
     out_dtype: torch.dtype = torch.float32,
     out_device: torch.device | str | None = None,
     progress: ProgressFn | None = None,
@@ -354,6 +443,7 @@ def upscale_tensor(
         context: input pixels of context around each tile.
         wrap_x: the image spans 360° of longitude (circular padding and tiles).
         pole_top, pole_bottom: the top/bottom row is a pole (pole padding; needs ``wrap_x``).
+        pole_views: upscale the polar caps in views straight up/down (see the module docstring).
         out_dtype: ``torch.float32`` (or 16) in [0, 1], or ``torch.uint8`` in [0, 255].
         out_device: where the result is allocated (default: the input's device).
         progress: ``progress(done, total, label)``; out-of-memory retries are reported here too.
@@ -389,7 +479,9 @@ def upscale_tensor(
         out = torch.empty((1, 3, h * s, w * s), dtype=out_dtype, device=out_device)
     while True:
         try:
-            _upscale_once(equi, descriptor, s, tile, batch, overlap, context, wrap_x, pole_top, pole_bottom, out, progress)
+            _upscale_once(
+                equi, descriptor, s, tile, batch, overlap, context, wrap_x, pole_top, pole_bottom, out, progress, pole_views
+            )
             return out
         except _OutOfMemory:
             if device.type == "cuda":
