@@ -41,3 +41,65 @@ def output_options(f):
 
 def quiet_option(f):
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages.")(f)
+
+
+def sphere_input_options(f):
+    """``--flat``, ``--full-sphere`` and ``--max-pixels``: how an input image is interpreted."""
+    f = click.option(
+        "--max-pixels",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Refuse images with more pixels than this (default 300 MP; 0: no limit).",
+    )(f)
+    f = click.option("--full-sphere", is_flag=True, help="Treat the image as a full sphere even if it is not 2:1.")(f)
+    f = click.option("--flat", is_flag=True, help="Process an ordinary photo (no sphere).")(f)
+    return f
+
+
+def read_mode(flat: bool, full_sphere: bool) -> str:
+    return "flat" if flat else "force-sphere" if full_sphere else "sphere"
+
+
+def max_pixels_arg(max_pixels: int | None):
+    """The ``max_pixels`` argument for the readers: ``None`` -> default guard, ``0`` -> no limit."""
+    from pano.io.image import DEFAULT_MAX_PIXELS
+
+    if max_pixels is None:
+        return DEFAULT_MAX_PIXELS
+    return None if max_pixels == 0 else max_pixels
+
+
+class Progress:
+    """A tqdm progress bar fed by the library's ``progress(done, total, label)`` callbacks (silent with -q)."""
+
+    def __init__(self, quiet: bool, unit: str = "step", desc: str = "") -> None:
+        self.quiet, self.unit, self.desc = quiet, unit, desc
+        self.bar = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, dynamic_ncols=True, leave=True)
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.set_postfix_str(label, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def say(quiet: bool, message: str) -> None:
+    if not quiet:
+        click.echo(message, err=True)
