@@ -115,11 +115,34 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @device_option
 @quiet_option
 @click.pass_context
-def video(ctx: click.Context, input_path: Path, output: str | None, overwrite: bool, filter_name: str,
-          model: str | None, every: int, fps: float | None, width: int | None, max_frames: int | None, fade_in: float, fade_out: float,
-          strength: str | None, coherence: bool, blend: float, blend_mode: str, flow: str, resume: bool,
-          codec: str, crf: int | None, preset: str, seed: int, sort: str, frames_out: Path | None,
-          device: str, quiet: bool) -> None:
+def video(  # noqa: PLR0913 - one parameter per option, as click passes them
+    ctx: click.Context,
+    input_path: Path,
+    output: str | None,
+    overwrite: bool,
+    filter_name: str,
+    model: str | None,
+    every: int,
+    fps: float | None,
+    width: int | None,
+    max_frames: int | None,
+    fade_in: float,
+    fade_out: float,
+    strength: str | None,
+    coherence: bool,
+    blend: float,
+    blend_mode: str,
+    flow: str,
+    resume: bool,
+    codec: str,
+    crf: int | None,
+    preset: str,
+    seed: int,
+    sort: str,
+    frames_out: Path | None,
+    device: str,
+    quiet: bool,
+) -> None:
     """Run a filter over a 360 video or a folder of photospheres.
 
     \b
