@@ -236,7 +236,7 @@ FAKE_XR = """
   const turned = new Float32Array([-1,0,0,0, 0,1,0,0, 0,0,-1,0, 0.03,0,0,1]);  // yaw 180, a little IPD offset
   window.__xr = { frames: 0, viewports: [], ended: false, layerMade: false };
   class FakeSession extends EventTarget {
-    constructor() { super(); this.renderState = { baseLayer: null }; this.inputSources = []; }
+    constructor() { super(); this.renderState = { baseLayer: null }; this.inputSources = []; window.__xr.session = this; }
     updateRenderState(s) { Object.assign(this.renderState, s); }
     async requestReferenceSpace(type) { window.__xr.space = type; return { type }; }
     requestAnimationFrame(cb) {
@@ -289,10 +289,19 @@ def test_xr_two_views(browser, server) -> None:
         assert_color(px[H // 2, W // 4], RED, what="left eye (lon 0)")
         assert_color(px[H // 2, 3 * W // 4], YELLOW, what="right eye (turned 180 deg)")
         assert page.inner_text("#vr") == "Exit VR"
+        # A controller: thumbstick right fades towards the dream, button A (index 4) goes to the next item.
+        page.evaluate(
+            """window.__pad = { buttons: Array.from({ length: 6 }, () => ({ pressed: false })), axes: [0, 0, 1, 0] };
+            window.__xr.session.inputSources = [{ handedness: 'right', gamepad: window.__pad }];"""
+        )
+        page.wait_for_function("panoViewer.state.mix > 0.3")
+        page.evaluate("window.__pad.axes[2] = 0; window.__pad.buttons[4].pressed = true")
+        page.wait_for_function(f"panoViewer.state.index === {ITEM_PARTIAL}")
+        page.evaluate("window.__pad.buttons[4].pressed = false; window.__xr.session.inputSources = []")
         page.click("#vr")  # ends the session; the desktop loop takes over again
         page.wait_for_function("!panoViewer.state.xr")
-        p.look(90, 0, 30)
-        assert_color(p.center(), GREEN, what="desktop view after VR")
+        p.look(45, 0, 20)
+        assert_color(p.center(), PARTIAL_EAST, tol=16, what="desktop view after VR (the next item)")
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()
