@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         if self._set_cookie:
             secure = "; Secure" if self.server.viewer.tls else ""
-            self.send_header("Set-Cookie", f"{COOKIE}={self._set_cookie}; Path=/; HttpOnly; SameSite=Strict{secure}")
+            self.send_header("Set-Cookie", f"{COOKIE}={self._set_cookie}; Path=/; HttpOnly; SameSite=Lax{secure}")
 
     # -- access control -----------------------------------------------------------------------
     def _allowed(self, query: dict[str, list[str]]) -> bool:

@@ -202,7 +202,7 @@ def test_lan_token_over_https(folder: Path, tmp_path: Path) -> None:
         status, headers, _ = get(srv, f"/?t={token}", tls=client)
         assert status == 200
         cookie = headers["Set-Cookie"]
-        assert cookie.startswith(f"pano_token={token};") and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
+        assert cookie.startswith(f"pano_token={token};") and "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
         jar = {"Cookie": f"pano_token={token}"}
         assert get(srv, "/manifest.json", jar, tls=client)[0] == 200
         status, _, body = get(srv, "/media/0", jar, tls=client)
