@@ -179,7 +179,7 @@ def _expand_folder(folder: Path) -> list[Path]:
         if entry.name.startswith(".") or media_kind(entry) is None:
             continue
         resolved = entry.resolve()
-        if not resolved.is_file() or resolved.parent != root and root not in resolved.parents:
+        if not resolved.is_file() or root not in resolved.parents:
             continue
         out.append(entry)
     return out
