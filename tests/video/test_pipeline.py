@@ -226,7 +226,7 @@ def test_real_dream_filter_runs_coherently_through_the_pipeline(real_clip: Path,
         backbone = load_backbone(progress=False)
     except ModelError as exc:  # pragma: no cover - weights are part of the test install
         pytest.skip(str(exc))
-    filt = DreamFilter(backbone, DreamSettings(size=128, octaves=1, steps=2), layer=backbone.spec.default_layer)
+    filt = DreamFilter(backbone, DreamSettings(size=128, octaves=1, steps=1), layer=backbone.spec.default_layer)
     frames = tmp_path / "dream"
     result = process_video(real_clip, filt, None, frames, VideoOptions(max_frames=2, blend=0.7))
     assert result.frames == 2  # the second frame starts from the carried first dream
