@@ -51,7 +51,7 @@ def _progress_bar(quiet: bool):
     "an official release name (RealESRGAN_x4plus, RealESRGAN_x2plus, RealESRGAN_x4plus_anime_6B, "
     "realesr-general-x4v3: downloaded once), or a .pth/.safetensors/ncnn .param file.",
 )
-@click.option("--tile", type=click.IntRange(48, None), default=None, help="Tile size in input pixels (default: from free memory).")
+@click.option("--tile", type=click.IntRange(32, None), default=None, help="Tile size in input pixels (default: from free memory).")
 @device_option
 @click.option(
     "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,

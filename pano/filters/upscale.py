@@ -52,7 +52,7 @@ __all__ = ["UpscaleFilter", "upscale_tensor", "pad_sphere", "auto_tile", "DEFAUL
 DEFAULT_OVERLAP = 16
 #: Input pixels of context around every tile (run, then cropped away). Real-ESRGAN uses 10.
 DEFAULT_CONTEXT = 16
-MIN_TILE = 48
+MIN_TILE = 32
 #: Pole caps: above this latitude (degrees) the result comes from a view straight up/down ...
 POLE_BLEND_END_DEG = 75.0
 #: ... blended in from this latitude; below it the equirect tiles alone.

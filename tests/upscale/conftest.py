@@ -19,8 +19,8 @@ def sphere_from(path: Path, height: int) -> torch.Tensor:
 
 @pytest.fixture(scope="session")
 def petra(equirect_dir: Path) -> torch.Tensor:
-    """vrview_petra.jpg (a full sphere with detail at the seam), 64 x 128."""
-    return sphere_from(equirect_dir / "vrview_petra.jpg", 64)
+    """vrview_petra.jpg (a full sphere with detail at the seam), 48 x 96."""
+    return sphere_from(equirect_dir / "vrview_petra.jpg", 48)
 
 
 @pytest.fixture(scope="session")

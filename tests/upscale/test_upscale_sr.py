@@ -70,7 +70,7 @@ def test_mapping_restores_a_downscaled_photo_and_a_misordered_one_does_not(photo
     if arch == "SRVGGNetCompact":  # the anime RRDB flattens photo texture; the compact net sharpens edges
         assert sharpness(results["right"]) > 1.15 * sharpness(bicubic)
     assert wrong < base - 4.5, (wrong, base)
-    assert right > wrong + 4.0
+    assert right > wrong + 2.5
 
 
 @pytest.mark.parametrize(
