@@ -651,6 +651,7 @@ def train(
         pin_memory=device.type == "cuda",
         persistent_workers=False,
         prefetch_factor=4 if config.num_workers > 0 else None,
+        generator=torch.Generator().manual_seed(config.seed),  # leaves the global RNG (dropout) alone
     )
     preview_items = [dataset[(i, None)] for i in range(min(4, len(dataset)))]
     preview_cond = torch.stack([c for c, _ in preview_items])
@@ -712,6 +713,10 @@ class BeautyFilter:
             repainted whole, resized back.
         precision: ``auto`` / ``fp32`` / ``bf16`` / ``fp16`` (see :func:`pano.device.resolve_precision`).
         batch: Views per generator call.
+        context: Reflected border added around each view's condition before the generator, as a
+            fraction of the view size per side (cropped off after): the U-Net's zero-padding border
+            effects then fall outside the view, which removes their trace where views meet
+            (measured on a 256x128 sphere, 64-px views: cube-edge ratio 1.30 without, 0.99 with 0.25).
 
     Shape:
         ``(1, 3, H, W)`` in ``[0, 1]`` -> ``(1, 3, H, W)`` in ``[0, 1]``.
@@ -720,7 +725,14 @@ class BeautyFilter:
     info = FilterInfo(name="beauty", scale=1)
 
     def __init__(
-        self, model: BeautyModel, *, view_size: int | None = None, flat: bool = False, precision: str = "auto", batch: int = 8
+        self,
+        model: BeautyModel,
+        *,
+        view_size: int | None = None,
+        flat: bool = False,
+        precision: str = "auto",
+        batch: int = 8,
+        context: float = 0.25,
     ) -> None:
         self.model = model
         self.view_size = int(view_size or model.size)
@@ -729,6 +741,7 @@ class BeautyFilter:
         self.flat = flat
         self.precision = precision
         self.batch = batch
+        self.context = float(context)
         self.device = next(model.generator.parameters()).device
         self.dtype = resolve_precision(precision, self.device)  # type: ignore[arg-type]
         model.generator.eval()
@@ -741,15 +754,21 @@ class BeautyFilter:
             "model_step": self.model.step,
             "view_size": self.view_size,
             "flat": self.flat,
+            "context": self.context,
         }
 
     def _views_fn(self, centers: np.ndarray | None) -> Callable[[torch.Tensor], torch.Tensor]:
         def fn(views: torch.Tensor) -> torch.Tensor:
+            h, w = views.shape[-2:]
+            ph, pw = min(h - 1, round(h * self.context)), min(w - 1, round(w * self.context))
             outs = []
             for i in range(0, views.shape[0], self.batch):
                 chunk = views[i : i + self.batch]
                 cond = make_condition(chunk, self.model.condition, centers)
-                outs.append(generate(self.model.generator, cond, dtype=self.dtype).to(views.dtype))
+                if ph or pw:  # context around the view, so the U-Net's border effects fall outside it
+                    cond = F.pad(cond, (pw, pw, ph, ph), mode="reflect")
+                out = generate(self.model.generator, cond, dtype=self.dtype)
+                outs.append(out[..., ph : ph + h, pw : pw + w].to(views.dtype))
             return torch.cat(outs).to(views.device)
 
         return fn
