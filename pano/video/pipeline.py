@@ -217,7 +217,7 @@ def process_video(
     if output is not None:
         check_output_path(output, options.overwrite)
     if frames_dir is not None:
-        _check_frames_dir(frames_dir, options.overwrite)
+        _check_frames_dir(frames_dir, options.overwrite, options.resume)
     if not 0.0 <= options.blend <= 1.0:
         raise InputError("--blend must be between 0 and 1")
     keyframes = parse_keyframes(options.strength) if options.strength else None
@@ -372,12 +372,12 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _check_frames_dir(path: Path, overwrite: bool) -> None:
+def _check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
     if path.exists() and not path.is_dir():
         raise OutputError(f"--frames-out {path} is a file: name a folder")
     if not path.parent.is_dir():
         raise OutputError(f"folder {path.parent} does not exist: create it or choose another --frames-out")
-    if path.is_dir() and any(path.glob("frame_*.png")) and not overwrite:
+    if path.is_dir() and any(path.glob("frame_*.png")) and not (overwrite or resume):
         raise OutputError(f"{path} already holds frames: use --overwrite or choose another --frames-out")
 
 

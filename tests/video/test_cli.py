@@ -107,7 +107,7 @@ def test_kill_9_then_resume_gives_the_same_frames(tmp_path: Path, tint_module: s
     assert 3 <= done < 10 and not out.exists()
 
     # the same job (same filter and parameters), resumed in-process
-    resumed = CliRunner().invoke(cli, ["video", *args, "--filter", tint_module, "--resume", "--overwrite"])
+    resumed = CliRunner().invoke(cli, ["video", *args, "--filter", tint_module, "--resume"])
     assert resumed.exit_code == 0, resumed.output
     ref_frames = sorted((tmp_path / "ref").glob("frame_*.png"))
     got_frames = sorted((tmp_path / "got").glob("frame_*.png"))

@@ -84,7 +84,7 @@ def test_resume_after_interrupt_equals_uninterrupted(clip: Path, tmp_path: Path)
         process_video(clip, TintBlurNoise(), out, frames, VideoOptions(seed=8, resume=True, overwrite=True, **FAST))
 
     filt = TintBlurNoise()
-    result = process_video(clip, filt, out, frames, VideoOptions(seed=7, blend=0.6, resume=True, overwrite=True, **FAST))
+    result = process_video(clip, filt, out, frames, VideoOptions(seed=7, blend=0.6, resume=True, **FAST))
     assert result.resumed_frames == 5 and filt.calls == 3  # only the missing frames were filtered
     expected, got = _pngs(full), _pngs(frames)
     assert len(got) == 8 and all(np.array_equal(a, b) for a, b in zip(expected, got))
