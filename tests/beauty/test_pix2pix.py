@@ -63,7 +63,7 @@ def test_patchgan_receptive_field_is_70() -> None:
 def test_init_weights_paper_statistics() -> None:
     torch.manual_seed(0)
     g = init_weights(UNetGenerator(ngf=16, depth=6))
-    w = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.Conv2d)])
+    w = torch.cat([m.weight.detach().flatten() for m in g.modules() if isinstance(m, nn.Conv2d)])
     assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.001
 
 
