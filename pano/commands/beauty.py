@@ -109,17 +109,23 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @output_options
 @click.option("--flat", is_flag=True, help="The input is an ordinary photo, not a photosphere.")
+@click.option("--full-sphere", is_flag=True, help="Treat the input as a full sphere even if it is not 2:1.")
 @click.option("--side-by-side", is_flag=True, help="Write the input and its interpretation next to each other.")
 @click.option("--view-size", type=click.IntRange(16, 4096), help="Side of the perspective views (default: the model's training size).")
 @click.option("--precision", type=_PRECISION, default="auto", show_default=True)
 @device_option
 @quiet_option
-def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, flat: bool, side_by_side: bool,
-              view_size: int | None, precision: str, device: str, quiet: bool) -> None:
+def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, flat: bool, full_sphere: bool,
+              side_by_side: bool, view_size: int | None, precision: str, device: str, quiet: bool) -> None:
     """Repaint IMAGE (a photosphere, or a photo with --flat) with a trained MODEL."""
     from pano.commands.common import output_path
     from pano.device import resolve_device
+    from pano.errors import ModelError
 
+    if flat and full_sphere:
+        raise InputError("--flat and --full-sphere contradict each other: choose one")
+    if not model.is_file():
+        raise ModelError(f"model {model} not found: check the path (train one with `pano beauty train`)")
     out_path = output_path(image, "beauty", output, overwrite)
     import torch
 
@@ -128,7 +134,7 @@ def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, fla
 
     dev = resolve_device(device)
     beauty_model = load_model(model, dev)
-    img = read_image(image, mode="flat" if flat else "sphere")
+    img = read_image(image, mode="flat" if flat else "force-sphere" if full_sphere else "sphere")
     if img.kind == "partial":
         raise InputError(f"{image} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
     filt = BeautyFilter(beauty_model, view_size=view_size, flat=flat, precision=precision)
