@@ -93,6 +93,9 @@ def test_model_file_documented_and_reloads_to_same_outputs(trained) -> None:
 
     model = load_model(r.model_path)
     assert not model.generator.training
+    filt = BeautyFilter(model)
+    assert filt.info.scale == 1 and filt.view_size == SIZE
+    assert json.loads(json.dumps(filt.params()))["condition"]["name"] == "clusters"
     cond = torch.stack([trained["dataset"][(i, None)][0] for i in range(3)])
     trained_g = r.model.generator.eval()
     assert torch.equal(generate(model.generator, cond), generate(trained_g, cond))
@@ -166,7 +169,7 @@ def _messy_folder(flowers_dir: Path, folder: Path) -> Path:
     return folder
 
 
-def test_resume_continues_step_count_and_optimizer_state(flowers_dir: Path, tmp_path: Path) -> None:
+def test_resume_continues_step_count_and_optimizer_state(flowers_dir: Path, equirect_dir: Path, tmp_path: Path) -> None:
     folder = _messy_folder(flowers_dir, tmp_path / "photos")
     args = ["--condition", "edges", "--size", "64", "--batch", "2", "--ngf", "4", "--ndf", "4", "--num-workers", "0",
             "--checkpoint-every", "0", "--preview-every", "0", "--device", "cpu"]
@@ -193,6 +196,13 @@ def test_resume_continues_step_count_and_optimizer_state(flowers_dir: Path, tmp_
         for key in fa.keys():
             torch.testing.assert_close(fa.get_tensor(key), fb.get_tensor(key), rtol=1e-5, atol=1e-6, msg=key)
         assert json.loads(fa.metadata()[META_KEY])["step"] == 6
+
+    # an edges model repaints a sphere too (edges of each perspective view)
+    with Image.open(equirect_dir / "vrview_petra.jpg") as im:
+        small = np.asarray(im.convert("RGB").resize((128, 64), Image.BILINEAR)).astype(np.float32) / 255
+    equi = torch.from_numpy(small).permute(2, 0, 1)[None]
+    out = BeautyFilter(load_model(a), view_size=32)(equi)
+    assert out.shape == equi.shape and 0 <= float(out.min()) and float(out.max()) <= 1
 
 
 def test_resume_without_checkpoint_and_existing_model(flowers_dir: Path, tmp_path: Path) -> None:
