@@ -28,7 +28,7 @@ from pano.filters.beauty import (
     load_model,
     train,
 )
-from pano.filters.conditions import ConditionSpec, make_condition
+from pano.filters.conditions import ConditionSpec
 from pano.models.pix2pix import UNetGenerator, init_weights
 
 SIZE, NGF, STEPS, BATCH = 64, 8, 150, 2
