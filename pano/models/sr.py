@@ -130,10 +130,11 @@ SR_MODELS: dict[str, SRModelSpec] = {
     ]
 }
 
-#: The default: photospheres are photos, and x4plus is the quality choice (under 3 s per
-#: 2048x1024 sphere on an H100). On a CPU, ``FAST_SR_MODEL`` is the practical choice.
+#: The default on CUDA: photospheres are photos, and x4plus is the quality choice (under 3 s a
+#: 2048x1024 sphere on an H100). ``pano upscale --model auto`` (the default) picks it on CUDA.
 DEFAULT_SR_MODEL = "realesrgan-x4plus"
-#: The fast choice: the 16-conv compact network (about 1/14 of x4plus's compute).
+#: The fast choice and the ``auto`` model on the CPU: the 16-conv compact network, about 1/30 of
+#: x4plus's compute (x4plus: ~36 MFLOP per input pixel, hours a sphere on a loaded 2-core CPU).
 FAST_SR_MODEL = "realesr-animevideov3"
 
 

@@ -62,7 +62,8 @@ def test_pole_views_remove_the_polar_star(petra, compact, tiled):
     """At the nadir the equirect tiles sharpen horizontally stretched texture into a radial star; the
     caps upscaled in views straight down do not. Measured as the radial/tangential gradient balance."""
     with_views = upscale_tensor(petra, compact, tile=TILE)
-    assert torch.equal(with_views[..., 64:128, :], tiled[..., 64:128, :])  # below 65° latitude: untouched
+    # below 65° latitude the equirect tiles alone (tile positions differ: the caps' rows are skipped)
+    assert float((with_views[..., 64:128, :] - tiled[..., 64:128, :]).abs().max()) < 2e-3
     star = [float(ring_anisotropy(_views(y, [0.0], [-90.0], 128)[0]).abs().max()) for y in (tiled, with_views)]
     assert star[1] < star[0]
 
@@ -132,3 +133,4 @@ def test_filter_protocol(petra, compact):
     assert params["model"] == "realesr-animevideov3" and params["scale"] == 2 and params["precision"] == "float32"
     with pytest.raises(ModelError, match="--scale 4 or lower"):
         UpscaleFilter("realesr-animevideov3", scale=8, device="cpu", descriptor=compact)
+    assert UpscaleFilter(device="cpu").model_name == "realesr-animevideov3"  # auto: the fast net on the CPU
