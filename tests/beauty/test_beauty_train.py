@@ -232,3 +232,16 @@ def test_not_a_model_file(tmp_path: Path, flowers_dir: Path) -> None:
     photo = sorted(flowers_dir.glob("*.jpg"))[0]
     res = CliRunner().invoke(beauty, ["apply", str(bogus), str(photo), "--flat", "-o", str(tmp_path / "o.jpg")])
     assert res.exit_code == 2 and "safetensors" in res.output and "Traceback" not in res.output
+
+
+def test_mixed_precision_channels_last_path(flowers_dir: Path, tmp_path: Path) -> None:
+    """The GPU recipe (bf16 autocast, channels-last) runs here on the CPU and still writes an fp32 model."""
+    folder = _messy_folder(flowers_dir, tmp_path / "photos")
+    config = TrainConfig(condition=ConditionSpec("clusters", {"k": 4}), size=32, steps=2, batch=2, ngf=4, ndf=4,
+                         num_workers=0, checkpoint_every=1, preview_every=0, precision="bf16", channels_last=True)
+    starts = []
+    result = train(folder, tmp_path / "m.safetensors", config, device=torch.device("cpu"), on_start=starts.append)
+    assert starts[0].dtype == "bfloat16" and result.step == 2
+    assert all(np.isfinite(v) for v in result.losses.values())
+    with safe_open(str(result.model_path), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} <= {torch.float32, torch.int64}
