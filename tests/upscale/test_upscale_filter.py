@@ -74,6 +74,8 @@ def test_uint8_output_and_scale_below_the_model(petra, compact):
     u8 = upscale_tensor(crop, compact, tile=TILE, **FLAT, out_dtype=torch.uint8, out_device="cpu")
     assert u8.dtype == torch.uint8 and u8[0].permute(1, 2, 0).is_contiguous()  # numpy-ready, no copy
     assert float((u8.float() / 255 - ref).abs().max()) <= 0.5 / 255 + 1e-4
+    batched = upscale_tensor(crop, compact, tile=TILE, batch=2, **FLAT)  # the GPU path: tiles batched
+    assert float((batched - ref).abs().max()) < 1e-5
     x2 = upscale_tensor(crop, compact, scale=2, tile=TILE, **FLAT)
     assert x2.shape == (1, 3, 48, 96)
     down = F.interpolate(ref, scale_factor=0.5, mode="bicubic", antialias=True).clamp(0, 1)
