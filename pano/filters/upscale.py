@@ -353,7 +353,7 @@ def _upscale_once(
     _, _, h, w = equi.shape
     dev = descriptor.device
     caps: list[_Cap] = []
-    if pole_views and wrap_x and (pole_top or pole_bottom):
+    if pole_views and wrap_x and pole_top and pole_bottom:  # the views need the whole sphere
         def run_flat(view: Tensor) -> Tensor:
             flat = torch.empty((1, 3, view.shape[-2] * s, view.shape[-1] * s), device=dev)
             _upscale_once(view, descriptor, s, tile, batch, overlap, context, False, False, False, flat, None, False)
@@ -456,7 +456,8 @@ def upscale_tensor(
         context: input pixels of context around each tile.
         wrap_x: the image spans 360° of longitude (circular padding and tiles).
         pole_top, pole_bottom: the top/bottom row is a pole (pole padding; needs ``wrap_x``).
-        pole_views: upscale the polar caps in views straight up/down (see the module docstring).
+        pole_views: upscale the polar caps in views straight up/down (see the module docstring); full
+            spheres only (``wrap_x``, ``pole_top`` and ``pole_bottom``).
         out_dtype: ``torch.float32`` (or 16) in [0, 1], or ``torch.uint8`` in [0, 255].
         out_device: where the result is allocated (default: the input's device).
         progress: ``progress(done, total, label)``; out-of-memory retries are reported here too.
