@@ -106,8 +106,8 @@ def benchmark(args: argparse.Namespace) -> None:
         tile, batch = (args.tile, 1) if args.tile else auto_tile(filt.descriptor, device, filt.dtype)
         t_pano = timed(lambda: filt(x), device, args.repeats)
         prec = str(filt.dtype).replace("torch.", "")
-        print(f"{name:24s} {'plain':6s} {'float32':9s} {plain_tile:5d} {1:5d} {t_plain:9.3f} {out_mp / t_plain:8.2f} {1.0:6.2f}")
-        print(f"{name:24s} {'pano':6s} {prec:9s} {tile:5d} {batch:5d} {t_pano:9.3f} {out_mp / t_pano:8.2f} {t_plain / t_pano:6.2f}")
+        print(f"{name:24s} {'plain':6s} {'float32':9s} {plain_tile:5d} {1:5d} {t_plain:9.3f} {out_mp / t_plain:8.3f} {1.0:6.2f}")
+        print(f"{name:24s} {'pano':6s} {prec:9s} {tile:5d} {batch:5d} {t_pano:9.3f} {out_mp / t_pano:8.3f} {t_plain / t_pano:6.2f}")
         del filt
         if device.type == "cuda":
             torch.cuda.empty_cache()
