@@ -127,6 +127,7 @@ def flicker_table(clip: Path, filt, blends: tuple[float, ...] = (0.5, 0.8)) -> N
     print(f"{'run':<28}{'flicker ratio':>14}{'s/frame':>10}")
     runs = [("no coherence", VideoOptions(coherence=False))]
     runs += [(f"coherence, blend {b}", VideoOptions(blend=b)) for b in blends]
+    runs += [(f"  output only, blend {b}", VideoOptions(blend=b, blend_mode="output")) for b in blends[:1]]
     for name, opts in runs:
         with tempfile.TemporaryDirectory() as d:
             t = time.perf_counter()

@@ -99,17 +99,18 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @click.option("--blend", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="How much of the carried frame to keep.")
 @click.option(
     "--blend-mode",
-    type=click.Choice(["auto", "init", "input", "output"]),
+    type=click.Choice(["auto", "init", "input", "output", "both"]),
     default="auto",
     show_default=True,
-    help="Where the carried frame goes: the filter's start image, its input, or its output.",
+    help="Where the carried frame goes: the filter's start image, its input, its output, or both "
+    "start image and output (auto: both for dream, output otherwise).",
 )
 @click.option("--flow", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True, help="Optical flow method.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (same command and options).")
 @click.option("--codec", type=click.Choice(["auto", "h264", "h265"]), default="auto", show_default=True, help="auto: H.264 up to 5760 px, else H.265.")
 @click.option("--crf", type=click.IntRange(0, 51), default=None, help="Quality, lower is better (default 18 H.264, 20 H.265).")
 @click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; frame i uses seed + i.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed: frame i runs with seed + i (deterministic, so --resume repeats it).")
 @click.option("--sort", type=click.Choice(["name", "time"]), default="name", show_default=True, help="Order of a folder's images (time: EXIF).")
 @click.option("--frames-out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also (or, without -o, only) write PNG frames here.")
 @device_option

@@ -9,7 +9,9 @@ For each new frame:
    disocclusions (forward-backward inconsistency) and pixels whose warped previous input does not
    match the new input (new content, lighting changes);
 4. the warped previous output is blended in with weight ``blend * confidence``: into the filter's
-   starting image (``init``), into its input, or into its output.
+   starting image (``init``), into its input, into its output, or (``both``) into the start image
+   and the output. For DeepDream ``both`` keeps the most: the dream continues from the carried
+   dream, and what it adds anew is smoothed (see ``benchmarks/video.py --flicker``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 
 from pano.video.flow import FlowMethod, equirect_flow, resize_flow, to_gray, warp_equirect
 
-BlendMode = Literal["init", "input", "output"]
+#: Where the carried output goes: the filter's start image (``init``), its input, its output, or
+#: both the start image (or input) and the output (``both``).
+BlendMode = Literal["init", "input", "output", "both"]
 
 
 @dataclass(frozen=True)

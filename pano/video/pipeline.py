@@ -53,8 +53,9 @@ class VideoOptions:
         strength: keyframes ``"t:s,..."`` (output seconds : strength 0..1), or None.
         coherence: carry the previous output along the optical flow.
         blend: how much of the carried output to keep where the flow is trusted, 0..1.
-        blend_mode: ``auto`` (``init`` when the filter takes ``init=``, ``input`` for dream,
-            else ``output``), or one of ``init``/``input``/``output``.
+        blend_mode: ``auto`` (``both`` for dream: the carried frame is its start image and is
+            blended into its output; ``output`` for map filters), or one of
+            ``init``/``input``/``output``/``both``.
         flow: optical flow method.
         codec, crf, preset: encoder settings.
         seed: base seed; frame ``i`` uses ``seed + i``.
@@ -73,7 +74,7 @@ class VideoOptions:
     strength: str | None = None
     coherence: bool = True
     blend: float = 0.5
-    blend_mode: Literal["auto", "init", "input", "output"] = "auto"
+    blend_mode: Literal["auto", "init", "input", "output", "both"] = "auto"
     flow: FlowMethod = "dis"
     codec: Codec = "auto"
     crf: int | None = None
@@ -125,13 +126,15 @@ def _accepts(fn: Callable, name: str) -> bool:
 
 
 def _resolve_mode(filt: SphereFilter, mode: str) -> BlendMode:
+    """``auto``: ``both`` for filters that take ``init=`` (pano's dream) or are named dream, else
+    ``output`` (map filters: upscale, beauty)."""
     if mode != "auto":
         if mode == "init" and not _accepts(filt.__call__, "init"):
             raise InputError(f"filter {filt.info.name} takes no init image: use --blend-mode input or output")
         return mode  # type: ignore[return-value]
-    if _accepts(filt.__call__, "init") and filt.info.scale == 1:
-        return "init"
-    return "input" if filt.info.name == "dream" else "output"
+    if (_accepts(filt.__call__, "init") and filt.info.scale == 1) or filt.info.name == "dream":
+        return "both"
+    return "output"
 
 
 def _filter_device(filt: SphereFilter) -> torch.device:
@@ -149,6 +152,7 @@ class _EyeFilter:
         self.scale = filt.info.scale
         self.device = _filter_device(filt)
         self.pass_seed = _accepts(filt.__call__, "seed")
+        self.takes_init = _accepts(filt.__call__, "init") and self.scale == 1
 
     def _tensor(self, rgb: np.ndarray | None = None, f32: np.ndarray | None = None) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(rgb if f32 is None else f32))
@@ -166,13 +170,13 @@ class _EyeFilter:
         if self.pass_seed:
             kwargs["seed"] = opts.seed + index
         x = self._tensor(cur)
-        if carry is not None and self.mode in ("init", "input"):
+        if carry is not None and self.mode in ("init", "input", "both"):
             h, w = cur.shape[:2]
             warped = fit(carry.warped, (w, h))
             conf = fit(carry.confidence[..., 0], (w, h))[..., None]
             w_ = np.float32(opts.blend) * conf
             start = (1.0 - w_) * (cur.astype(np.float32) / 255.0) + w_ * warped
-            if self.mode == "init":
+            if self.mode == "init" or (self.mode == "both" and self.takes_init):
                 kwargs["init"] = self._tensor(f32=start)
             else:
                 x = self._tensor(f32=start)
@@ -180,7 +184,7 @@ class _EyeFilter:
         y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
         out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-        if carry is not None and self.mode == "output":
+        if carry is not None and self.mode in ("output", "both"):
             out_f = blend(out.astype(np.float32) / 255.0, carry, opts.blend)
             out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return out
