@@ -31,6 +31,7 @@ from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
 from pano.sphere.rotation import random_rotations
+from pano.sphere.seam import soften_wrap_seam
 from pano.sphere.views import camera_rays, feather_weight
 from pano.sphere.viewset import covering_views
 
@@ -53,6 +54,7 @@ class DreamSettings:
     view_margin: float = 0.2  # feathered border of each view (fraction of its half-size)
     orientation: Orientation = "any"  # random rotations: any rotation, or upright views with random yaw
     blend: float = 0.0  # 0 = all dream, 1 = the original
+    repair_seam: bool = True  # spread a stitching step at ±180° in the input before dreaming
     seed: int = 0
     flat: bool = False  # an ordinary photo: classic DeepDream with tiles and random-shift jitter
     tile: int = 512  # flat mode: tile size; both modes: largest view side before views are split
@@ -212,6 +214,8 @@ class DreamFilter:
 
     def _dream_sphere(self, equi: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
         s = self.settings
+        if s.repair_seam:
+            equi = soften_wrap_seam(equi)
         h, w = equi.shape[-2:]
         work_w = min(s.size, w)
         face = max(16, round(work_w / 4))

@@ -190,3 +190,17 @@ def test_equiangular_pixels_are_more_uniform_than_gnomonic():
         return float(area.max() / area.min())
 
     assert spread(True) < 1.6 < 4 < spread(False)
+
+
+def test_soften_wrap_seam_removes_a_stitching_step_and_nothing_else():
+    from pano.metrics import wrap_seam_ratio
+    from pano.sphere.seam import soften_wrap_seam
+
+    equi = smooth_field(equirect_directions(128, 256))[None]
+    stepped = equi.clone()
+    stepped[..., :128] += 0.08  # a stitching step at ±180° (and one at 0°, which must stay)
+    assert wrap_seam_ratio(stepped) > 3
+    fixed = soften_wrap_seam(stepped)
+    assert wrap_seam_ratio(fixed) < 1.25
+    assert torch.equal(fixed[..., 8:-8], stepped[..., 8:-8])  # only the band at the seam changes
+    assert torch.allclose(soften_wrap_seam(equi)[..., 4:-4], equi[..., 4:-4])

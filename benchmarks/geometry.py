@@ -1,0 +1,79 @@
+"""Equirect -> 6 cube faces -> equirect: pano (torch, any device) against py360convert (numpy), one run.
+
+    python benchmarks/geometry.py                  # 4096x2048 and 8192x4096 on the default device
+    python benchmarks/geometry.py --device cpu --sizes 2048 4096 --repeat 3
+
+Prints a table: seconds per round trip, megapixels per second, ratio to py360convert, and the mean absolute
+difference between the two round trips (they must agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import py360convert
+import torch
+
+from pano.device import resolve_device
+from pano.sphere import cubemap_to_equirect, equirect_to_cubemap
+
+
+def test_image(height: int, width: int) -> np.ndarray:
+    """A smooth but detailed synthetic sphere (so both libraries resample real structure)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack(
+        [0.5 + 0.5 * np.sin(x / 37.0) * np.cos(y / 23.0), 0.5 + 0.5 * np.sin((x + y) / 51.0), (x / width + y / height) / 2], -1
+    ).astype(np.float32)
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192], help="equirect widths")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
+    print(f"device: {device} ({name}); torch {torch.__version__}, py360convert {py360convert.__version__ if hasattr(py360convert, '__version__') else ''}")
+    print(f"{'size':>11} | {'py360convert s':>14} | {'pano s':>8} | {'pano MP/s':>9} | {'speed-up':>8} | {'MAE vs oracle':>13}")
+    for width in args.sizes:
+        height = width // 2
+        face = width // 4
+        img = test_image(height, width)
+
+        def oracle():
+            faces = py360convert.e2c(img, face, cube_format="list")
+            return py360convert.c2e(faces, height, width, cube_format="list")
+
+        t_ref = best_of(oracle, 1)
+        ref = oracle()
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].to(device)
+
+        def ours():
+            with torch.inference_mode():
+                out = cubemap_to_equirect(equirect_to_cubemap(x, face), height, width)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        ours()  # warm-up
+        t_ours = best_of(ours, args.repeat)
+        mae = float(np.abs(ours()[0].permute(1, 2, 0).cpu().numpy() - ref).mean())
+        mp = width * height / 1e6
+        print(f"{width:>5}x{height:<5} | {t_ref:>14.2f} | {t_ours:>8.3f} | {mp / t_ours:>9.1f} | {t_ref / t_ours:>7.1f}x | {mae:>13.4f}")
+
+
+if __name__ == "__main__":
+    main()
