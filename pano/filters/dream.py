@@ -114,13 +114,16 @@ class DreamFilter:
         p["layer"] = self.layer
         return p
 
-    def __call__(self, equi: Tensor, *, progress: ProgressFn | None = None, init: Tensor | None = None) -> Tensor:
+    def __call__(
+        self, equi: Tensor, *, progress: ProgressFn | None = None, init: Tensor | None = None, seed: int | None = None
+    ) -> Tensor:
         """Dream ``equi (1, 3, H, W)`` in ``[0, 1]``; returns the same size. ``init`` (optional, same size) is
-        the starting image instead of ``equi`` (used for temporally coherent video)."""
+        the starting image instead of ``equi`` (used for temporally coherent video); ``seed`` overrides the
+        settings' seed for this call (video: one seed per frame)."""
         s = self.settings
         equi = equi.to(self.device, torch.float32)
         start = equi if init is None else init.to(self.device, torch.float32)
-        gen = torch.Generator().manual_seed(s.seed)
+        gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
         h, w = equi.shape[-2:]
         if s.flat:
             out = self._dream_flat(start, gen, progress)
