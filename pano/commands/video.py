@@ -109,7 +109,7 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (same command and options).")
 @click.option("--codec", type=click.Choice(["auto", "h264", "h265"]), default="auto", show_default=True, help="auto: H.264 up to 5760 px, else H.265.")
 @click.option("--crf", type=click.IntRange(0, 51), default=None, help="Quality, lower is better (default 18 H.264, 20 H.265).")
-@click.option("--preset", default="medium", show_default=True, help="x264/x265 speed preset.")
+@click.option("--encode-preset", default="medium", show_default=True, help="x264/x265 speed preset (ultrafast ... veryslow).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed: frame i runs with seed + i (deterministic, so --resume repeats it).")
 @click.option("--sort", type=click.Choice(["name", "time"]), default="name", show_default=True, help="Order of a folder's images (time: EXIF).")
 @click.option("--frames-out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also (or, without -o, only) write PNG frames here.")
@@ -137,7 +137,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     resume: bool,
     codec: str,
     crf: int | None,
-    preset: str,
+    encode_preset: str,
     seed: int,
     sort: str,
     frames_out: Path | None,
@@ -149,7 +149,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     \b
     IN is an equirectangular 360 video (mono, or stereo top-bottom/left-right with 360 metadata)
     or a folder of photospheres (a timelapse). Options after the known ones go to the filter,
-    e.g. --steps 10 for dream or --scale 2 for upscale. Writes NAME_<filter>.mp4 with the
+    e.g. --steps 10 --preset subtle for dream or --scale 2 for upscale. Writes NAME_<filter>.mp4 with the
     input's audio and Spherical V1+V2 metadata. Interrupted? Run the same command with --resume.
 
     \b
@@ -167,6 +167,8 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         if filter_name not in FILTERS:
             raise InputError(f"unknown filter {filter_name!r}: use dream, beauty or upscale")
         filter_options.setdefault("device", device)
+        if filter_name == "dream":
+            filter_options.setdefault("seed", seed)  # the dream's own random rotations
     suffix = filter_name.split(":")[-1]
     out: Path | None
     if output is not None:
@@ -190,7 +192,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         flow=flow,  # type: ignore[arg-type]
         codec=codec,  # type: ignore[arg-type]
         crf=crf,
-        preset=preset,
+        preset=encode_preset,
         seed=seed,
         sort=sort,  # type: ignore[arg-type]
         resume=resume,

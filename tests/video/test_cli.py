@@ -35,7 +35,7 @@ def test_help_lists_the_options() -> None:
 
 def test_default_output_name_and_passthrough(clip: Path, tint_module: str) -> None:
     result = CliRunner().invoke(
-        cli, ["video", str(clip), "--filter", tint_module, "--noise", "0.1", "--scale", "2", "--preset", "ultrafast", "-q"]
+        cli, ["video", str(clip), "--filter", tint_module, "--noise", "0.1", "--scale", "2", "--encode-preset", "ultrafast", "-q"]
     )
     assert result.exit_code == 0, result.output
     out = clip.with_name("clip_make.mp4")
@@ -90,7 +90,7 @@ def _run(script: Path, args: list[str], delay: float) -> subprocess.Popen:
 
 def test_kill_9_then_resume_gives_the_same_frames(tmp_path: Path, tint_module: str) -> None:
     clip = make_clip(tmp_path / "clip.mp4", frames=10)
-    common = ["--seed", "3", "--preset", "ultrafast", "-q"]
+    common = ["--seed", "3", "--encode-preset", "ultrafast", "-q"]
     ref = CliRunner().invoke(cli, ["video", str(clip), "--filter", tint_module, *common, "--frames-out", str(tmp_path / "ref")])
     assert ref.exit_code == 0, ref.output
 
@@ -123,3 +123,21 @@ def test_frames_out_only(clip: Path, tmp_path: Path, tint_module: str) -> None:
     assert result.exit_code == 0, result.output
     assert len(list(frames.glob("frame_*.png"))) == 4
     assert not clip.with_name("clip_make.mp4").exists()
+
+
+def test_real_dream_through_the_registry(real_clip: Path, tmp_path: Path) -> None:
+    """pano's DeepDream (tiny settings passed through) on a real clip: coherent frames, metadata, audio."""
+    import cv2
+
+    out, frames = tmp_path / "dream.mp4", tmp_path / "frames"
+    args = ["video", str(real_clip), "--filter", "dream", "--size", "128", "--octaves", "1", "--steps", "1"]
+    args += ["--max-frames", "2", "--device", "cpu", "-o", str(out), "--frames-out", str(frames), "--encode-preset", "ultrafast", "-q"]
+    result = CliRunner().invoke(cli, args)
+    if result.exit_code == 2 and "weights" in result.output:  # pragma: no cover - weights ship with the test install
+        pytest.skip(result.output)
+    assert result.exit_code == 0, result.output
+    got = [cv2.imread(str(p)) for p in sorted(frames.glob("frame_*.png"))]
+    raw = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in read_frames(real_clip)[:2]]
+    assert len(got) == 2 and all(abs(g.astype(int) - r).mean() > 3 for g, r in zip(got, raw))  # it dreamed
+    info = probe_video(out)
+    assert info.frame_count == 2 and info.has_audio and read_spherical_metadata(out).v1
