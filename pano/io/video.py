@@ -34,6 +34,8 @@ H264_MAX_SIDE = 5760
 H265_MAX_SIDE = 8192
 _ENCODERS = {"h264": "libx264", "h265": "libx265"}
 _DEFAULT_CRF = {"h264": 18, "h265": 20}
+#: Audio codecs an MP4 holds, so they can be copied without re-encoding.
+MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "mp2", "ac3", "eac3", "opus", "alac", "flac"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class VideoInfo:
         frame_count: number of frames (from the container, else estimated from the duration).
         duration_s: duration of the video stream, seconds.
         has_audio: the file has an audio stream (copied to the output when timing allows).
+        audio_codec: the audio stream's codec name (``"aac"``, ...), or None.
         spherical: the file's Spherical V1/V2 metadata (``projection`` None when absent).
     """
 
@@ -59,6 +62,7 @@ class VideoInfo:
     frame_count: int
     duration_s: float
     has_audio: bool
+    audio_codec: str | None = None
     spherical: SphericalMetadata = field(default_factory=lambda: SphericalMetadata(projection=None))
 
     @property
@@ -112,6 +116,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 frame_count=count,
                 duration_s=duration,
                 has_audio=bool(container.streams.audio),
+                audio_codec=container.streams.audio[0].codec_context.name if container.streams.audio else None,
             )
     except InputError:
         raise

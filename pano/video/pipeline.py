@@ -244,6 +244,9 @@ def process_video(
     keep_audio = source.audio_path is not None and abs(float(fps * options.every / source.fps) - 1.0) < 1e-3
     if source.audio_path is not None and not keep_audio:
         notes.append("audio dropped: --every/--fps change the video's duration")
+    info = getattr(source, "info", None)
+    if info is not None and info.has_audio and source.audio_path is None:
+        notes.append(f"audio dropped: an MP4 cannot hold {info.audio_codec} audio without re-encoding")
     curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
     eye_filter = _EyeFilter(filt, options)
 

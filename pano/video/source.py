@@ -20,7 +20,7 @@ import numpy as np
 
 from pano.errors import InputError
 from pano.io.spherical import SphericalMetadata, StereoMode
-from pano.io.video import VideoInfo, iter_video_frames, probe_video
+from pano.io.video import MP4_AUDIO_CODECS, VideoInfo, iter_video_frames, probe_video
 
 #: Relative tolerance on the 2:1 aspect ratio of an input without 360 metadata.
 ASPECT_TOLERANCE = 0.02
@@ -121,7 +121,8 @@ class VideoSource:
 
     @property
     def audio_path(self) -> Path | None:
-        return self.info.path if self.info.has_audio else None
+        """The file whose audio can be copied into an MP4 (None: no audio, or a codec MP4 cannot hold)."""
+        return self.info.path if self.info.audio_codec in MP4_AUDIO_CODECS else None
 
     @property
     def duration_s(self) -> float:

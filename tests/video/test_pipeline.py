@@ -214,3 +214,28 @@ def test_filters_that_take_init_get_the_carried_frame_and_per_frame_seeds(clip: 
     off = InitAware()
     process_video(clip, off, None, tmp_path / "b", VideoOptions(coherence=False, max_frames=3))
     assert off.inits == [False, False, False]
+
+
+def test_audio_an_mp4_cannot_hold_is_dropped_with_a_note(clip: Path, tmp_path: Path) -> None:
+    """PCM audio in a MOV cannot be remuxed into MP4: the video is still made, without audio."""
+    mov = tmp_path / "pcm.mov"
+    with av.open(str(clip)) as i, av.open(str(mov), "w") as o:
+        v = o.add_stream_from_template(i.streams.video[0])
+        a = o.add_stream("pcm_s16le", rate=44100)
+        a.layout = "mono"
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = v
+                o.mux(p)
+        samples = np.zeros((1, 44100 // 2), np.int16)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 44100, 0
+        for p in a.encode(frame):
+            o.mux(p)
+        for p in a.encode(None):
+            o.mux(p)
+    assert probe_video(mov).audio_codec == "pcm_s16le"
+    out = tmp_path / "pcm_out.mp4"
+    result = process_video(mov, TintBlurNoise(), out, options=VideoOptions(**FAST))
+    assert not result.audio and any("pcm_s16le" in n for n in result.notes)
+    assert probe_video(out).frame_count == 8 and not probe_video(out).has_audio
