@@ -72,26 +72,34 @@ def confidence_mask(
     return cv2.GaussianBlur(trust, (0, 0), 1.0)
 
 
-def carry_previous(
+@dataclass(frozen=True)
+class Motion:
+    """How one input frame moved from the previous one (independent of any output).
+
+    Attributes:
+        back: ``(h, w, 2)`` float32 backward flow (current -> previous) at the flow working size,
+            in pixels of that size.
+        confidence: ``(h, w)`` float32 in ``[0, 1]`` at the same size.
+    """
+
+    back: np.ndarray
+    confidence: np.ndarray
+
+
+def estimate_motion(
     prev_in: np.ndarray,
     cur_in: np.ndarray,
-    prev_out: np.ndarray,
     method: FlowMethod = "dis",
     max_flow_width: int = 768,
-) -> Carry:
-    """Warp ``prev_out`` onto the frame ``cur_in`` and rate each pixel.
+) -> Motion:
+    """Flow and confidence between two input frames, at a working width of at most ``max_flow_width``.
 
-    Flows and the confidence mask are computed at a working width of at most
-    ``max_flow_width`` (both are smooth), then resampled once to the output size.
+    It needs only the input, so the pipeline computes it on the decode thread, ahead of the filter.
 
     Args:
         prev_in, cur_in: ``(h, w, 3)`` uint8 input frames (one eye).
-        prev_out: ``(H, W, 3)`` uint8 previous output (``H, W`` = input size times the filter scale).
         method: optical flow method.
-        max_flow_width: flow working width.
-
-    Returns:
-        The :class:`Carry` at the output size.
+        max_flow_width: flow working width (flow and confidence are smooth).
     """
     import cv2  # noqa: PLC0415
 
@@ -103,12 +111,41 @@ def carry_previous(
         b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
     back = equirect_flow(a, b, method, max_width=a.shape[1])
     fwd = equirect_flow(b, a, method, max_width=a.shape[1])
-    conf = confidence_mask(a, b, back, fwd)
+    return Motion(back=back, confidence=confidence_mask(a, b, back, fwd))
+
+
+def carry(motion: Motion, prev_out: np.ndarray) -> Carry:
+    """Warp ``prev_out`` (``(H, W, 3)`` uint8, any multiple of the input size) along ``motion``."""
+    import cv2  # noqa: PLC0415
+
     height, width = prev_out.shape[:2]
-    warped = warp_equirect(prev_out, resize_flow(back, width, height)).astype(np.float32) / 255.0
+    warped = warp_equirect(prev_out, resize_flow(motion.back, width, height)).astype(np.float32) / 255.0
+    conf = motion.confidence
     if conf.shape != (height, width):
         conf = cv2.resize(conf, (width, height), interpolation=cv2.INTER_LINEAR)
     return Carry(warped=warped, confidence=np.clip(conf, 0.0, 1.0)[..., None])
+
+
+def carry_previous(
+    prev_in: np.ndarray,
+    cur_in: np.ndarray,
+    prev_out: np.ndarray,
+    method: FlowMethod = "dis",
+    max_flow_width: int = 768,
+) -> Carry:
+    """Warp ``prev_out`` onto the frame ``cur_in`` and rate each pixel
+    (:func:`estimate_motion` then :func:`carry`).
+
+    Args:
+        prev_in, cur_in: ``(h, w, 3)`` uint8 input frames (one eye).
+        prev_out: ``(H, W, 3)`` uint8 previous output (``H, W`` = input size times the filter scale).
+        method: optical flow method.
+        max_flow_width: flow working width.
+
+    Returns:
+        The :class:`Carry` at the output size.
+    """
+    return carry(estimate_motion(prev_in, cur_in, method, max_flow_width), prev_out)
 
 
 def blend(current: np.ndarray, carry: Carry, amount: float) -> np.ndarray:

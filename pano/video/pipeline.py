@@ -7,6 +7,9 @@ sequence. Decoding runs ahead on one thread and PNG saving + encoding run behind
 they overlap with the filter. Every finished frame is kept in a work folder until the output is
 complete, so an interrupted run continues with ``resume=True`` and ends with the same frames.
 
+Optical flow needs only the input, so it is computed on the decode thread as well; the filter
+thread only warps the previous output.
+
 Determinism: before frame ``i`` the torch seed is ``seed + i`` (and a filter whose call accepts
 ``seed`` gets it), and coherence always uses the 8-bit previous output, exactly what the work
 folder stores; so a resumed run repeats the uninterrupted one frame for frame.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +33,7 @@ from pano.filters.base import SphereFilter
 from pano.io.atomic import atomic_output, check_output_path
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
-from pano.video.coherence import BlendMode, blend, carry_previous
+from pano.video.coherence import BlendMode, Motion, blend, carry, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
 from pano.video.state import WorkDir, state_key, work_dir_for
@@ -160,20 +163,18 @@ class _EyeFilter:
         return t.float() / 255.0 if f32 is None else t.float()
 
     def __call__(
-        self, index: int, cur: np.ndarray, prev_in: np.ndarray | None, prev_out: np.ndarray | None
+        self, index: int, cur: np.ndarray, motion: Motion | None, prev_out: np.ndarray | None
     ) -> np.ndarray:
         opts = self.options
-        carry = None
-        if opts.coherence and opts.blend > 0 and prev_in is not None and prev_out is not None:
-            carry = carry_previous(prev_in, cur, prev_out, opts.flow)
+        carried = carry(motion, prev_out) if motion is not None and prev_out is not None else None
         kwargs: dict[str, Any] = {}
         if self.pass_seed:
             kwargs["seed"] = opts.seed + index
         x = self._tensor(cur)
-        if carry is not None and self.mode in ("init", "input", "both"):
+        if carried is not None and self.mode in ("init", "input", "both"):
             h, w = cur.shape[:2]
-            warped = fit(carry.warped, (w, h))
-            conf = fit(carry.confidence[..., 0], (w, h))[..., None]
+            warped = fit(carried.warped, (w, h))
+            conf = fit(carried.confidence[..., 0], (w, h))[..., None]
             w_ = np.float32(opts.blend) * conf
             start = (1.0 - w_) * (cur.astype(np.float32) / 255.0) + w_ * warped
             if self.mode == "init" or (self.mode == "both" and self.takes_init):
@@ -184,8 +185,8 @@ class _EyeFilter:
         y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
         out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-        if carry is not None and self.mode in ("output", "both"):
-            out_f = blend(out.astype(np.float32) / 255.0, carry, opts.blend)
+        if carried is not None and self.mode in ("output", "both"):
+            out_f = blend(out.astype(np.float32) / 255.0, carried, opts.blend)
             out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return out
 
@@ -306,11 +307,11 @@ def process_video(
                 _save_png(frames_dir / f"frame_{index:06d}.png", final)
 
         back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
-        frames = Prefetch(source.eyes(), depth=4, enabled=options.overlap)
-        prev_in: list[np.ndarray] | None = None
+        with_motion = options.coherence and options.blend > 0
+        frames = Prefetch(_with_motion(source, done, with_motion, options.flow), depth=4, enabled=options.overlap)
         prev_out: list[np.ndarray] | None = None
         try:
-            for index, eyes in enumerate(frames):
+            for index, (eyes, motions) in enumerate(frames):
                 if options.max_frames is not None and index >= options.max_frames:
                     break
                 if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
@@ -323,16 +324,11 @@ def process_video(
                     out_eyes = split_eyes(filtered, source.layout)
                 else:
                     out_eyes = [
-                        eye_filter(
-                            index,
-                            eye,
-                            prev_in[e] if prev_in else None,
-                            prev_out[e] if prev_out else None,
-                        )
+                        eye_filter(index, eye, motions[e] if motions else None, prev_out[e] if prev_out else None)
                         for e, eye in enumerate(eyes)
                     ]
                     filtered = join_eyes(out_eyes, source.layout)
-                prev_in, prev_out = eyes, out_eyes
+                prev_out = out_eyes
                 back.submit((index, eyes, filtered, is_new))
                 count = index + 1
                 if progress and is_new:
@@ -367,6 +363,20 @@ def process_video(
         codec=codec,
         notes=notes,
     )
+
+
+def _with_motion(
+    source: FrameSource, start: int, enabled: bool, method: FlowMethod
+) -> Iterator[tuple[list[np.ndarray], list[Motion] | None]]:
+    """The source's eyes with each eye's motion from the previous frame (for frames >= ``start``
+    after the first; None otherwise). Runs on the decode thread, so flow overlaps the filter."""
+    prev: list[np.ndarray] | None = None
+    for index, eyes in enumerate(source.eyes()):
+        motions = None
+        if enabled and prev is not None and index >= start:
+            motions = [estimate_motion(p, e, method) for p, e in zip(prev, eyes)]
+        prev = eyes
+        yield eyes, motions
 
 
 def _jsonable(value: Any) -> Any:
