@@ -220,6 +220,8 @@ def process_video(
     output = Path(output) if output is not None else None
     frames_dir = Path(frames_out) if frames_out is not None else None
     if output is not None:
+        if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+            raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
         check_output_path(output, options.overwrite)
     if frames_dir is not None:
         _check_frames_dir(frames_dir, options.overwrite, options.resume)

@@ -44,6 +44,8 @@ def test_default_output_name_and_passthrough(clip: Path, tint_module: str) -> No
     assert read_spherical_metadata(out).v2
     again = CliRunner().invoke(cli, ["video", str(clip), "--filter", tint_module, "-q"])
     assert again.exit_code == 2 and "--overwrite" in again.output
+    mkv = CliRunner().invoke(cli, ["video", str(clip), "--filter", tint_module, "-o", str(clip.with_suffix(".mkv"))])
+    assert mkv.exit_code == 2 and ".mp4" in mkv.output
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "flat", "not-a-video"])
