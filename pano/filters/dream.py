@@ -19,7 +19,7 @@ Everything runs on the device of the backbone, in fp32 or with bf16/fp16 autocas
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -30,7 +30,7 @@ from pano.device import autocast, is_out_of_memory
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
-from pano.sphere.rotation import random_rotations
+from pano.sphere.rotation import random_rotations, rotation_matrix
 from pano.sphere.seam import soften_wrap_seam
 from pano.sphere.views import camera_rays, feather_weight
 from pano.sphere.viewset import covering_views
@@ -75,12 +75,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fine": {"octaves": 2, "steps": 12, "layer": None},
     "quick": {"size": 512, "octaves": 3, "steps": 6},
 }
-
-
-@dataclass
-class DreamResult:
-    image: Tensor
-    stats: dict[str, Any] = field(default_factory=dict)
 
 
 class DreamFilter:
@@ -209,8 +203,6 @@ class DreamFilter:
 
     def _rotation(self, gen: torch.Generator) -> Tensor:
         if self.settings.orientation == "upright":
-            from pano.sphere.rotation import rotation_matrix
-
             yaw, pitch, roll = (torch.rand(3, generator=gen) * 2 - 1) * torch.tensor([180.0, 20.0, 5.0])
             return rotation_matrix(yaw, pitch, roll)
         return random_rotations(1, generator=gen)[0]
