@@ -6,6 +6,7 @@ encode threads (the default) and all inline (the baseline). Also times each stag
 
     python benchmarks/video.py                       # dream at defaults, 1920x960, 3 frames
     python benchmarks/video.py --filter tint --frames 20
+    python benchmarks/video.py --filter wait --set seconds=0.5 --frames 20   # a GPU-bound filter
     python benchmarks/video.py --width 3840 --device cuda --frames 10
     python benchmarks/video.py --flicker --width 256 --frames 12   # flicker with/without coherence
 
@@ -49,9 +50,24 @@ class Tint:
         return {}
 
 
+class Wait(Tint):
+    """A stand-in for a filter that runs on a GPU: the tint, plus ``seconds`` of waiting that
+    leaves the CPU free (as a CUDA sync does), to show what the decode/encode threads hide."""
+
+    def __init__(self, seconds: float = 0.3) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def __call__(self, equi: torch.Tensor, progress=None) -> torch.Tensor:
+        time.sleep(self.seconds)
+        return super().__call__(equi)
+
+
 def make_filter(name: str, device: str, options: dict):
     if name == "tint":
         return Tint()
+    if name == "wait":
+        return Wait(**options)
     try:
         import pano.filters.registry  # noqa: F401
     except ImportError:
@@ -139,7 +155,9 @@ def flicker_table(clip: Path, filt, blends: tuple[float, ...] = (0.5, 0.8)) -> N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--filter", default="dream", help="dream (pano's registry) or tint (cheap stand-in)")
+    ap.add_argument(
+        "--filter", default="dream", help="dream/upscale/beauty (pano's registry), tint (cheap), wait (GPU stand-in)"
+    )
     ap.add_argument("--width", type=int, default=1920)
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--device", default="auto")
