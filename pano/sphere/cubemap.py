@@ -9,6 +9,7 @@ edges as smooth as inside a face.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,6 @@ from torch import Tensor
 
 from pano.sphere.convention import equirect_directions
 from pano.sphere.rotation import rotation_matrix
-from pano.sphere.views import equirect_to_views
 
 FACE_NAMES = ("F", "R", "B", "L", "U", "D")
 _FACE_ANGLES = ((0, 0), (90, 0), (180, 0), (-90, 0), (0, 90), (0, -90))  # (yaw, pitch) per face
@@ -50,12 +50,17 @@ def equirect_to_cubemap(
     equi: Tensor, face_size: int, *, antialias: bool = True, mode: str = "bilinear", equiangular: bool = False
 ) -> Tensor:
     """Equirect ``(B, C, H, W)`` -> cube map ``(B, 6, C, F, F)``, anti-aliased near the poles."""
-    if not equiangular:
-        return equirect_to_views(equi, face_rotations(device=equi.device), 90.0, face_size, antialias=antialias, mode=mode)
-    from pano.sphere.sampling import sample_equirect
+    from pano.sphere.sampling import prefilter_equirect, sample_equirect, sample_equirect_grid
 
-    angle = (math.pi / 2) / face_size if antialias else None
-    out = sample_equirect(equi, face_directions(face_size, equiangular=True, device=equi.device), pixel_angle=angle, mode=mode)
+    if antialias:
+        # the coarsest cube pixel: at the face centres (gnomonic) or everywhere along the axes (equi-angular)
+        equi = prefilter_equirect(equi, (math.pi / 2 if equiangular else 2.0) / face_size)
+    shape = (6, face_size, face_size)
+    if mode != "bilinear":
+        out = sample_equirect(equi, face_directions(face_size, equiangular=equiangular, device=equi.device), mode=mode)
+    else:
+        grid = _to_cube_grid(face_size, equiangular, *equi.shape[-2:], str(equi.device))
+        out = sample_equirect_grid(equi, grid, shape)
     return out.permute(0, 2, 1, 3, 4)
 
 
@@ -80,15 +85,10 @@ def _atlas(cube: Tensor) -> Tensor:
     return cube.permute(0, 2, 1, 3, 4).reshape(b, c, six * h, w)
 
 
-def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str = "bilinear", equiangular: bool = False) -> Tensor:
-    """Sample a cube map at ``directions (*S, 3)`` -> ``(B, C, *S)``; differentiable w.r.t. ``cube``.
-
-    ``cube`` is ``(B, 6, C, F + 2 pad, F + 2 pad)``: faces padded by :func:`pad_cubemap` (``pad >= 1`` gives
-    seamless bilinear sampling across face edges). With ``pad = 0`` samples are clamped inside their face.
-    """
-    b, _, c, size, _ = cube.shape
-    f = size - 2 * pad
-    shape = directions.shape[:-1]
+def cubemap_grid(directions: Tensor, face_size: int, *, pad: int = 0, equiangular: bool = False) -> Tensor:
+    """grid_sample coordinates (``align_corners=False``) of ``directions (*S, 3)`` in the atlas of a cube map
+    padded by ``pad`` (faces stacked vertically), ``(1, 1, M, 2)`` with ``M = prod(S)``."""
+    f, size = face_size, face_size + 2 * pad
     face, u, v = _face_index_and_uv(directions.reshape(-1, 3).float())
     if equiangular:
         u, v = torch.atan(u) * (4 / math.pi), torch.atan(v) * (4 / math.pi)
@@ -96,20 +96,55 @@ def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str 
     py = (1 - v) / 2 * f - 0.5 + pad
     if pad == 0:
         px, py = px.clamp(0, f - 1), py.clamp(0, f - 1)
-    ay = face * size + py
     gx = (px + 0.5) / size * 2 - 1
-    gy = (ay + 0.5) / (6 * size) * 2 - 1
-    grid = torch.stack((gx, gy), -1).reshape(1, 1, -1, 2).to(cube.dtype).expand(b, 1, -1, 2)
+    gy = (face * size + py + 0.5) / (6 * size) * 2 - 1
+    return torch.stack((gx, gy), -1).reshape(1, 1, -1, 2)
+
+
+def sample_cubemap_grid(cube: Tensor, grid: Tensor, shape: tuple[int, ...], *, mode: str = "bilinear") -> Tensor:
+    """Sample a cube map ``(B, 6, C, S, S)`` at a precomputed :func:`cubemap_grid` -> ``(B, C, *shape)``."""
+    b, c = cube.shape[0], cube.shape[2]
+    grid = grid.to(cube.dtype).expand(b, *grid.shape[1:])
     out = F.grid_sample(_atlas(cube), grid, mode=mode, padding_mode="border", align_corners=False)
     return out.reshape(b, c, *shape)
+
+
+def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str = "bilinear", equiangular: bool = False) -> Tensor:
+    """Sample a cube map at ``directions (*S, 3)`` -> ``(B, C, *S)``; differentiable w.r.t. ``cube``.
+
+    ``cube`` is ``(B, 6, C, F + 2 pad, F + 2 pad)``: faces padded by :func:`pad_cubemap` (``pad >= 1`` gives
+    seamless bilinear sampling across face edges). With ``pad = 0`` samples are clamped inside their face.
+    """
+    grid = cubemap_grid(directions, cube.shape[-1] - 2 * pad, pad=pad, equiangular=equiangular)
+    return sample_cubemap_grid(cube, grid, tuple(directions.shape[:-1]), mode=mode)
+
+
+# Grids of the fixed geometries, computed once per size and device (a dream pads its cube map every step,
+# a video converts every frame). Callers must not modify them.
+@lru_cache(maxsize=16)
+def _pad_grid(face_size: int, pad: int, equiangular: bool, device: str) -> Tensor:
+    dirs = face_directions(face_size, pad=pad, equiangular=equiangular, device=device)
+    return cubemap_grid(dirs, face_size, pad=0, equiangular=equiangular)
+
+
+@lru_cache(maxsize=4)
+def _to_cube_grid(face_size: int, equiangular: bool, height: int, width: int, device: str) -> Tensor:
+    from pano.sphere.sampling import equirect_grid
+
+    return equirect_grid(face_directions(face_size, equiangular=equiangular, device=device), height, width, 1)
+
+
+@lru_cache(maxsize=4)
+def _to_equirect_grid(height: int, width: int, face_size: int, equiangular: bool, device: str) -> Tensor:
+    return cubemap_grid(equirect_directions(height, width, device=device), face_size, pad=1, equiangular=equiangular)
 
 
 def pad_cubemap(cube: Tensor, pad: int = 1, *, equiangular: bool = False) -> Tensor:
     """Pad every face by ``pad`` pixels taken from its neighbouring faces (the face plane extended), so that
     bilinear sampling near a face edge blends with the true neighbour. ``(B, 6, C, F, F) -> (B, 6, C, F+2p, F+2p)``."""
     f = cube.shape[-1]
-    dirs = face_directions(f, pad=pad, equiangular=equiangular, device=cube.device)
-    padded = sample_cubemap(cube, dirs, pad=0, equiangular=equiangular)  # (B, C, 6, F+2p, F+2p)
+    grid = _pad_grid(f, pad, equiangular, str(cube.device))
+    padded = sample_cubemap_grid(cube, grid, (6, f + 2 * pad, f + 2 * pad))  # (B, C, 6, F+2p, F+2p)
     padded = padded.permute(0, 2, 1, 3, 4)
     # keep the faces' own pixels exactly (sampling them at their centres is exact up to rounding)
     return torch.cat(
@@ -130,8 +165,8 @@ def cubemap_to_equirect(
     if antialias and ratio < 0.8:
         h = max(height, round(f * 2))
         w = round(h * width / height)
-    dirs = equirect_directions(h, w, device=cube.device)
-    out = sample_cubemap(pad_cubemap(cube, 1, equiangular=equiangular), dirs, pad=1, equiangular=equiangular)
+    grid = _to_equirect_grid(h, w, f, equiangular, str(cube.device))
+    out = sample_cubemap_grid(pad_cubemap(cube, 1, equiangular=equiangular), grid, (h, w))
     if (h, w) != (height, width):
         out = F.interpolate(out, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
     return out

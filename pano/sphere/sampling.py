@@ -8,6 +8,7 @@ pole spreads its gradient over all the equirect columns it covers, instead of a 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,21 @@ def pad_equirect(equi: Tensor, pad: int = 1) -> Tensor:
     return torch.cat([top, x, bottom], dim=-2)
 
 
+@lru_cache(maxsize=8)
+def _box_plan(h: int, w: int, widths: tuple[float, ...], device: str, dtype: torch.dtype):
+    """Gather indices and weights of :func:`box_filter_rows_circular` for one geometry (cached: the same
+    sphere size is filtered every step of a dream and every frame of a video)."""
+    wid = torch.tensor(widths, dtype=torch.float64, device=device).clamp(1.0, float(w)).reshape(h, 1)
+    centre = torch.arange(w, device=device, dtype=torch.float64) + 0.5
+    plan = []
+    for t in (centre + wid / 2, centre - wid / 2):
+        turns = torch.floor(t / w)
+        local = t - turns * w  # in [0, w)
+        k = local.floor().clamp(0, w - 1)
+        plan.append((k.long(), (local - k).to(dtype), turns.to(dtype)))
+    return plan, wid.to(dtype)
+
+
 def box_filter_rows_circular(equi: Tensor, widths: Tensor) -> Tensor:
     """Circular horizontal box filter whose width (in pixels, ``>= 1``) varies per row, ``widths: (H,)``.
 
@@ -38,24 +54,15 @@ def box_filter_rows_circular(equi: Tensor, widths: Tensor) -> Tensor:
     width (a full turn).
     """
     *lead, h, w = equi.shape
-    widths = widths.to(equi.dtype).clamp(1.0, float(w)).reshape(h, 1)
+    plan, wid = _box_plan(h, w, tuple(widths.double().tolist()), str(equi.device), equi.dtype)
     total = equi.sum(-1, keepdim=True)
     prefix = torch.cat([torch.zeros_like(equi[..., :1]), equi.cumsum(-1)], dim=-1)  # S[k] = sum of v[:k]
 
-    centre = torch.arange(w, device=equi.device, dtype=equi.dtype) + 0.5
+    def integral(k: Tensor, frac: Tensor, turns: Tensor) -> Tensor:  # running sum at edge coordinate, periodic
+        k = k.expand(*lead, h, w)
+        return prefix.gather(-1, k) + frac * equi.gather(-1, k) + turns * total
 
-    def integral(t: Tensor) -> Tensor:  # continuous running sum at edge coordinates t, periodic extension
-        turns = torch.floor(t / w)
-        local = t - turns * w  # in [0, w)
-        k = local.floor().clamp(0, w - 1)
-        frac = (local - k).expand(*lead, h, w)
-        k = k.long().expand(*lead, h, w)
-        s_k = prefix.gather(-1, k)
-        v_k = equi.gather(-1, k)
-        return s_k + frac * v_k + turns.expand(*lead, h, w) * total
-
-    half = widths / 2
-    return (integral(centre + half) - integral(centre - half)) / widths
+    return (integral(*plan[0]) - integral(*plan[1])) / wid
 
 
 def prefilter_equirect(equi: Tensor, pixel_angle: float) -> Tensor:
@@ -76,11 +83,32 @@ def prefilter_equirect(equi: Tensor, pixel_angle: float) -> Tensor:
         equi = F.interpolate(equi.reshape(-1, *equi.shape[-3:]) if equi.dim() != 4 else equi, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False)
         equi = equi.reshape(*lead, h2, w2)
         h, w = h2, w2
-    _, lat = equirect_lonlat(h, 1, device=equi.device, dtype=torch.float64)
+    _, lat = equirect_lonlat(h, 1, device="cpu", dtype=torch.float64)
     widths = (w * pixel_angle) / (2 * math.pi * lat[:, 0].cos())
     if float(widths.max()) <= 1.0:
         return equi
-    return box_filter_rows_circular(equi, widths.to(equi.dtype))
+    return box_filter_rows_circular(equi, widths)
+
+
+def equirect_grid(directions: Tensor, height: int, width: int, pad: int = 1) -> Tensor:
+    """grid_sample coordinates (``align_corners=False``) of ``directions (*S, 3)`` in an equirect padded by
+    :func:`pad_equirect`, shaped ``(1, M, N, 2)`` for ``S = (..., N)`` flattened to two dimensions."""
+    shape = directions.shape[:-1]
+    d = directions.reshape(1, -1, 1, 3) if len(shape) != 2 else directions.reshape(1, *shape, 3)
+    lon, lat = direction_to_lonlat(d.float())
+    px = (lon / (2 * math.pi) + 0.5) * width - 0.5 + pad  # pixel coordinates in the padded image
+    py = (0.5 - lat / math.pi) * height - 0.5 + pad
+    gx = (px + 0.5) / (width + 2 * pad) * 2 - 1
+    gy = (py + 0.5) / (height + 2 * pad) * 2 - 1
+    return torch.stack((gx, gy), -1)
+
+
+def sample_equirect_grid(equi: Tensor, grid: Tensor, shape: tuple[int, ...], *, pad: int = 1, mode: str = "bilinear") -> Tensor:
+    """Sample a padded-on-the-fly equirect at a precomputed :func:`equirect_grid` -> ``(B, C, *shape)``."""
+    b, c = equi.shape[:2]
+    padded = pad_equirect(equi, pad)
+    grid = grid.to(padded.dtype).expand(b, *grid.shape[1:])
+    return F.grid_sample(padded, grid, mode=mode, padding_mode="border", align_corners=False).reshape(b, c, *shape)
 
 
 def sample_equirect(equi: Tensor, directions: Tensor, *, pixel_angle: float | None = None, mode: str = "bilinear") -> Tensor:
@@ -91,16 +119,6 @@ def sample_equirect(equi: Tensor, directions: Tensor, *, pixel_angle: float | No
     """
     if pixel_angle is not None:
         equi = prefilter_equirect(equi, pixel_angle)
-    b, c, h, w = equi.shape
-    shape = directions.shape[:-1]
-    d = directions.reshape(1, -1, 1, 3) if len(shape) != 2 else directions.reshape(1, *shape, 3)
-    lon, lat = direction_to_lonlat(d.to(torch.float32 if equi.dtype in (torch.float16, torch.bfloat16) else equi.dtype))
     pad = 1 if mode != "bicubic" else 2
-    padded = pad_equirect(equi, pad)
-    px = (lon / (2 * math.pi) + 0.5) * w - 0.5 + pad  # pixel coordinates in the padded image
-    py = (0.5 - lat / math.pi) * h - 0.5 + pad
-    gx = (px + 0.5) / (w + 2 * pad) * 2 - 1
-    gy = (py + 0.5) / (h + 2 * pad) * 2 - 1
-    grid = torch.stack((gx, gy), -1).to(padded.dtype).expand(b, *gx.shape[1:], 2)
-    out = F.grid_sample(padded, grid, mode=mode, padding_mode="border", align_corners=False)
-    return out.reshape(b, c, *shape)
+    grid = equirect_grid(directions, *equi.shape[-2:], pad)
+    return sample_equirect_grid(equi, grid, tuple(directions.shape[:-1]), pad=pad, mode=mode)
