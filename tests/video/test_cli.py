@@ -103,6 +103,7 @@ def test_kill_9_then_resume_gives_the_same_frames(tmp_path: Path, tint_module: s
     deadline = time.time() + 90
     while time.time() < deadline and len(list(work.glob("f*.png"))) < 3 and proc.poll() is None:
         time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed: " + proc.communicate()[1].decode()[-2000:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = len(list(work.glob("f*.png")))
