@@ -49,3 +49,21 @@ def models(as_json: bool) -> None:
         click.echo(f"{indent}weights {status}: {where}")
         click.echo("")
     click.echo("* default layer, + good for dreaming.  Use with: pano dream --model ID --layer NAME")
+    _super_resolution_table()
+
+
+def _super_resolution_table() -> None:
+    """The super-resolution models of ``pano upscale`` (defaults marked, weights location)."""
+    from pathlib import Path
+
+    from pano.models.sr import sr_model_rows
+
+    click.echo("")
+    click.echo(click.style("super-resolution", bold=True) + "  (pano upscale --model NAME, pano dream --upscale)")
+    for row in sr_model_rows():
+        marks = [m for m, on in (("CUDA default", row["default_cuda"]), ("CPU default", row["default_cpu"])) if on]
+        path = row["weights_path"]
+        present = path is not None and Path(str(path)).exists()
+        status = "present" if present else "download on first use"
+        click.echo(f"  {row['name']:<28} x{row['scale']}  {row['arch']}{'  (' + ', '.join(marks) + ')' if marks else ''}")
+        click.echo(f"  {'':<28} weights {status}: {path if present else row['weights_source']}")
