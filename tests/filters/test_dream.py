@@ -180,3 +180,29 @@ def test_cli_end_to_end_default_name_params_and_errors(tmp_path, equirect_dir):
     not_sphere = run_pano("dream", flat)
     assert not_sphere.returncode == 2 and "--flat" in not_sphere.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "sphere.jpg", "sphere_dream.jpg"]
+
+
+class RefusesBigBatches(torch.nn.Module):
+    """The real backbone, but a batch of more than ``limit`` views raises CUDA's out-of-memory error."""
+
+    def __init__(self, net: torch.nn.Module, limit: int) -> None:
+        super().__init__()
+        self.net, self.limit, self.refused = net, limit, 0
+
+    def forward(self, x):
+        if x.shape[0] > self.limit:
+            self.refused += 1
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.net(x)
+
+
+def test_out_of_memory_recovers_with_smaller_batches_and_says_so(backbone, equirect_dir):
+    src = load_equirect(equirect_dir / "vrview_taj-mahal.jpg", 256)
+    quick = replace(FAST, size=256, octaves=2, steps=2)
+    reference = make(backbone, quick)(src)
+    guarded = RefusesBigBatches(backbone, limit=2)
+    filt = DreamFilter(guarded, quick, layer=LAYER)
+    out = filt(src)
+    assert guarded.refused >= 1 and 1 <= filt.settings.batch <= 2  # halved from 6 views until it fits
+    assert any("out of GPU memory" in m for m in filt.messages)
+    assert torch.allclose(out, reference, atol=1e-4)  # same dream, computed in smaller batches
