@@ -198,13 +198,11 @@ class RefusesBigBatches(torch.nn.Module):
 
 def test_out_of_memory_recovers_with_smaller_batches_and_says_so(backbone, equirect_dir):
     src = load_equirect(equirect_dir / "vrview_taj-mahal.jpg", 256)
-    quick = replace(FAST, size=256, octaves=2, steps=2)
+    quick = replace(FAST, size=256, octaves=1, steps=1)  # one step: batch sizes must agree to rounding
     reference = make(backbone, quick)(src)
     guarded = RefusesBigBatches(backbone, limit=2)
     filt = DreamFilter(guarded, quick, layer=LAYER)
     out = filt(src)
     assert guarded.refused >= 1 and 1 <= filt.settings.batch <= 2  # halved from 6 views until it fits
     assert any("out of GPU memory" in m for m in filt.messages)
-    # the same dream, computed in smaller batches: convolutions of other batch sizes round differently and
-    # gradient ascent carries that along, so compare against the size of the dream itself
-    assert strength(out, reference) < 0.1 * strength(reference, src)
+    assert torch.allclose(out, reference, atol=1e-4)  # the same step, computed in smaller batches
