@@ -205,4 +205,6 @@ def test_out_of_memory_recovers_with_smaller_batches_and_says_so(backbone, equir
     out = filt(src)
     assert guarded.refused >= 1 and 1 <= filt.settings.batch <= 2  # halved from 6 views until it fits
     assert any("out of GPU memory" in m for m in filt.messages)
-    assert torch.allclose(out, reference, atol=1e-4)  # the same step, computed in smaller batches
+    # the same step, computed in smaller batches (to rounding: a few ReLU6 units sitting exactly at a kink may
+    # flip, so compare the whole step, not every pixel)
+    assert strength(out, reference) < 0.01 * strength(reference, src)
