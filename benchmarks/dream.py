@@ -30,6 +30,7 @@ from PIL import Image
 from pano.device import resolve_device, resolve_precision
 from pano.filters.dream import DreamFilter, DreamSettings
 from pano.models.backbones import load_backbone
+from pano.models.registry import get_spec
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "equirect" / "pannellum_examplepano.jpg"
 
@@ -100,24 +101,25 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     print(f"device: {device} ({name}), torch {torch.__version__}, compute {dtype}")
 
-    backbone = load_backbone("efficientnet_lite0", device=device, layers=["stage5"])
+    layer = get_spec("efficientnet_lite0").default_layer
+    backbone = load_backbone("efficientnet_lite0", device=device, layers=[layer])
     counter = Counting(backbone).to(device)
     img = photo(args.size).to(device)
     settings = DreamSettings(size=args.size, steps=args.steps, octaves=args.octaves)
 
-    ours = DreamFilter(counter, settings, layer="stage5", dtype=dtype)
+    ours = DreamFilter(counter, settings, layer=layer, dtype=dtype)
     ours.backbone = counter
     counter.net = backbone.to(memory_format=torch.channels_last)
     run(ours, counter, img, device)  # warm-up (cuDNN autotune, caches)
     t_ours, mps_ours = run(ours, counter, img, device)
 
     view = ours._view_geometry(round(args.size / 4))[0].shape[0]
-    classic = DreamFilter(counter, replace(settings, flat=True, tile=view, batch=1), layer="stage5", dtype=torch.float32)
+    classic = DreamFilter(counter, replace(settings, flat=True, tile=view, batch=1), layer=layer, dtype=torch.float32)
     counter.net = backbone.to(memory_format=torch.contiguous_format)
     run(classic, counter, img, device)
     t_classic, mps_classic = run(classic, counter, img, device)
 
-    print(f"\nworking size {args.size}x{args.size // 2}, {args.octaves} octaves x {args.steps} steps, views/tiles {view} px")
+    print(f"\nworking size {args.size}x{args.size // 2}, {args.octaves} octaves x {args.steps} steps, views/tiles {view} px, layer {layer}")
     print(f"{'implementation':<44} | {'seconds':>8} | {'net MP/s':>8} | {'ratio':>6}")
     print(f"{'classic: flat tiles, batch 1, fp32':<44} | {t_classic:>8.2f} | {mps_classic:>8.2f} | {1.0:>5.2f}x")
     print(f"{'pano: sphere views, batched, ' + str(dtype).split('.')[-1]:<44} | {t_ours:>8.2f} | {mps_ours:>8.2f} | {mps_ours / mps_classic:>5.2f}x")

@@ -60,7 +60,7 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.option("--jitter", type=click.Choice(["any", "upright"]), default=None, help="Random rotation per step: any rotation of the sphere, or upright views with random yaw (default any).")
 @click.option("--fov", type=click.FloatRange(60.0, 150.0), default=None, help="Field of view of each network view, degrees (default 110).")
 @click.option("--tile", type=click.IntRange(64, 8192), default=None, help="Largest view/tile side in px; larger views are split (default 512).")
-@click.option("--batch", type=click.IntRange(0, 1024), default=None, help="Views per network call (0 = all; halved on out-of-memory).")
+@click.option("--batch", type=click.IntRange(0, 1024), default=None, help="Views per network call (0 = auto: all on a GPU, one at a time on a CPU; halved on out-of-memory).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", help="Compute precision (auto: bf16 on CUDA, fp32 on CPU).")
 @click.option("--seed", type=int, default=0, help="Random seed (same seed and device: same result).")
 @click.option("--upscale", type=click.Choice(["2", "4"]), default=None, help="Upscale the dream 2x or 4x with the default super-resolution model.")

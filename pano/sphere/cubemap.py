@@ -122,9 +122,14 @@ def sample_cubemap(cube: Tensor, directions: Tensor, *, pad: int = 0, mode: str 
 # Grids of the fixed geometries, computed once per size and device (a dream pads its cube map every step,
 # a video converts every frame). Callers must not modify them.
 @lru_cache(maxsize=16)
-def _pad_grid(face_size: int, pad: int, equiangular: bool, device: str) -> Tensor:
-    dirs = face_directions(face_size, pad=pad, equiangular=equiangular, device=device)
-    return cubemap_grid(dirs, face_size, pad=0, equiangular=equiangular)
+def _pad_grid(face_size: int, pad: int, equiangular: bool, device: str) -> tuple[Tensor, Tensor]:
+    """Sampling grid of the padding ring of every face and the ring's flat indices in ``(6, F+2p, F+2p)``."""
+    size = face_size + 2 * pad
+    border = torch.ones(size, size, dtype=torch.bool, device=device)
+    border[pad : size - pad, pad : size - pad] = False
+    ring = border.expand(6, size, size).reshape(-1).nonzero().squeeze(1)
+    dirs = face_directions(face_size, pad=pad, equiangular=equiangular, device=device).reshape(-1, 3)[ring]
+    return cubemap_grid(dirs, face_size, pad=0, equiangular=equiangular), ring
 
 
 @lru_cache(maxsize=4)
@@ -142,15 +147,14 @@ def _to_equirect_grid(height: int, width: int, face_size: int, equiangular: bool
 def pad_cubemap(cube: Tensor, pad: int = 1, *, equiangular: bool = False) -> Tensor:
     """Pad every face by ``pad`` pixels taken from its neighbouring faces (the face plane extended), so that
     bilinear sampling near a face edge blends with the true neighbour. ``(B, 6, C, F, F) -> (B, 6, C, F+2p, F+2p)``."""
-    f = cube.shape[-1]
-    grid = _pad_grid(f, pad, equiangular, str(cube.device))
-    padded = sample_cubemap_grid(cube, grid, (6, f + 2 * pad, f + 2 * pad))  # (B, C, 6, F+2p, F+2p)
-    padded = padded.permute(0, 2, 1, 3, 4)
-    # keep the faces' own pixels exactly (sampling them at their centres is exact up to rounding)
-    return torch.cat(
-        [padded[..., :pad, :], torch.cat([padded[..., pad:-pad, :pad], cube, padded[..., pad:-pad, -pad:]], -1), padded[..., -pad:, :]],
-        -2,
-    )
+    b, six, c, f, _ = cube.shape
+    size = f + 2 * pad
+    grid, ring = _pad_grid(f, pad, equiangular, str(cube.device))
+    values = sample_cubemap_grid(cube, grid, (ring.numel(),))  # (B, C, ring): only the border is sampled
+    # the faces' own pixels stay exactly as they are; the ring around them comes from the neighbours
+    inner = F.pad(cube, (pad, pad, pad, pad)).permute(0, 2, 1, 3, 4).reshape(b, c, six * size * size)
+    padded = inner.index_copy(-1, ring, values)
+    return padded.reshape(b, c, six, size, size).permute(0, 2, 1, 3, 4)
 
 
 def cubemap_to_equirect(
