@@ -49,7 +49,9 @@ def photo(equirect_dir):
     return hr, F.interpolate(hr, scale_factor=0.25, mode="area")
 
 
-@pytest.mark.parametrize(("stem", "size"), [("realesr-animevideov3-x4", 128), ("realesrgan-x4plus-anime", 64)])
+@pytest.mark.parametrize(
+    ("stem", "size"), [("realesr-animevideov3-x4", 128), ("realesrgan-x4plus-anime", 64), ("realesrgan-x4plus", 64)]
+)
 def test_mapping_restores_a_downscaled_photo_and_a_misordered_one_does_not(photo, stem, size):
     """Real-ESRGAN models are GAN-trained: on a clean downscale they trade a little PSNR for sharp edges
     (they do not beat bicubic in PSNR: measured 0.4-1.8 dB below it on 15 real spheres). The right mapping
