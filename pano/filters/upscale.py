@@ -521,8 +521,8 @@ class UpscaleFilter:
 
     Args:
         model: a registry name, a model file (see :func:`pano.models.sr.load_sr_model`), or ``"auto"``
-            (the default): ``realesrgan-x4plus`` on CUDA (the quality choice, under 3 s a 2048x1024
-            sphere on an H100), ``realesr-animevideov3`` on the CPU (x4plus needs about 36 MFLOP per
+            (the default): ``realesrgan-x4plus`` on CUDA (the quality choice; target on an H100: a 2048x1024
+            sphere in under 3 s, not yet measured), ``realesr-animevideov3`` on the CPU (x4plus needs about 36 MFLOP per
             input pixel: 64x64 in 0.9 s on 2 CPU cores, so about 8 minutes for a 2048x1024 sphere; the compact net
             about 1/30 of that).
         scale: 2, 3 or 4 (at most the model's scale; default the model's).
