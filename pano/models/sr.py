@@ -131,8 +131,8 @@ SR_MODELS: dict[str, SRModelSpec] = {
     ]
 }
 
-#: The default on CUDA: photospheres are photos, and x4plus is the quality choice (under 3 s a
-#: 2048x1024 sphere on an H100). ``pano upscale --model auto`` (the default) picks it on CUDA.
+#: The default on CUDA: photospheres are photos, and x4plus is the quality choice (the H100 target is a
+#: 2048x1024 sphere in under 3 s; not yet measured). ``pano upscale --model auto`` (the default) picks it on CUDA.
 DEFAULT_SR_MODEL = "realesrgan-x4plus"
 #: The fast choice and the ``auto`` model on the CPU: the 16-conv compact network, about 1/30 of
 #: x4plus's compute (x4plus: ~36 MFLOP per input pixel, hours a sphere on a loaded 2-core CPU).
