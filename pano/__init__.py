@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from pano._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -40,8 +40,4 @@ _EXPORTS = {
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pano' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

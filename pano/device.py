@@ -60,3 +60,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def halve_batch_on_oom(exc: BaseException, batch: int, device: torch.device) -> int:
+    """The batch to retry with after ``exc``: half of ``batch`` if ``exc`` is an out-of-memory error and the
+    batch can still shrink (the CUDA cache is emptied first); otherwise ``exc`` is raised again."""
+    if not is_out_of_memory(exc) or batch <= 1:
+        raise exc
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return max(1, batch // 2)

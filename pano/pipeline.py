@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from pano.device import is_out_of_memory
+from pano.device import halve_batch_on_oom
 from pano.filters.base import ProgressFn
 from pano.sphere.views import equirect_to_views, views_to_equirect
 from pano.sphere.viewset import covering_views
@@ -62,11 +62,7 @@ def map_sphere(
         try:
             outputs.append(fn(chunk))
         except (RuntimeError, torch.OutOfMemoryError) as exc:
-            if not is_out_of_memory(exc) or batch == 1:
-                raise
-            batch = max(1, batch // 2)
-            if equi.device.type == "cuda":
-                torch.cuda.empty_cache()
+            batch = halve_batch_on_oom(exc, batch, equi.device)
             if progress:
                 progress(i, len(views), f"out of memory: retrying with batches of {batch} views")
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from pano._lazy import lazy_exports
 
 _EXPORTS = {
     "FilterInfo": "pano.filters.base",
@@ -16,8 +16,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pano.filters' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pano.device import autocast, is_out_of_memory
+from pano.device import autocast, halve_batch_on_oom
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
@@ -183,13 +183,17 @@ class DreamFilter:
                 (grad_param,) = torch.autograd.grad(prepared, p, grad)
                 return grad_param
             except (RuntimeError, torch.OutOfMemoryError) as exc:
-                if not is_out_of_memory(exc) or batch == 1:
-                    raise
-                batch = max(1, batch // 2)
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
+                batch = halve_batch_on_oom(exc, batch, self.device)
                 self.messages.append(f"out of GPU memory: continuing with {batch} views per batch")
                 self.settings = replace(self.settings, batch=batch)
+
+    def _ascend(self, x: Tensor, render, mask: Tensor | None) -> Tensor:
+        """One step of normalised gradient ascent (masked where a mask is given), kept in [0, 1]."""
+        grad = self._gradient(x, render)
+        if mask is not None:
+            grad = grad * mask
+        grad = grad / grad.abs().mean().clamp_min(1e-12)
+        return (x + self.settings.step_size * grad).clamp(0, 1)
 
     # -- sphere ------------------------------------------------------------------------------------
     def _view_geometry(self, face: int) -> tuple[Tensor, Tensor, int]:
@@ -238,12 +242,7 @@ class DreamFilter:
             layout = covering_views(fov, margin=s.view_margin).to(self.device)
             for step in range(s.steps):
                 rot = self._rotation(gen).to(self.device)
-                render = _SphereRender(rot @ layout, rays, weight)
-                grad = self._gradient(x, render)
-                if mask_o is not None:
-                    grad = grad * mask_o
-                grad = grad / grad.abs().mean().clamp_min(1e-12)
-                x = (x + s.step_size * grad).clamp(0, 1)
+                x = self._ascend(x, _SphereRender(rot @ layout, rays, weight), mask_o)
                 done += 1
                 if progress:
                     progress(done, total, f"octave {octave + 1}/{s.octaves}")
@@ -270,12 +269,7 @@ class DreamFilter:
             if self.mask is not None:
                 mask = F.interpolate(self.mask.to(x), size=hw, mode="bilinear", antialias=True, align_corners=False)
             for _ in range(s.steps):
-                render = _FlatTiles(hw, s.tile, gen)
-                grad = self._gradient(x, render)
-                if mask is not None:
-                    grad = grad * mask
-                grad = grad / grad.abs().mean().clamp_min(1e-12)
-                x = (x + s.step_size * grad).clamp(0, 1)
+                x = self._ascend(x, _FlatTiles(hw, s.tile, gen), mask)
                 done += 1
                 if progress:
                     progress(done, total, f"octave {octave + 1}/{s.octaves}")

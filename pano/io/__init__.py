@@ -5,7 +5,7 @@ Imports are lazy so that ``pano info`` and the viewer start without torch.
 
 from __future__ import annotations
 
-import importlib
+from pano._lazy import lazy_exports
 
 _EXPORTS = {
     "PanoImage": "pano.io.image",
@@ -25,8 +25,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pano.io' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
