@@ -7,7 +7,6 @@ They are the acceptance measures of ``pano dream`` (see the README): lower is be
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor

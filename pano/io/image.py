@@ -224,7 +224,7 @@ def _icc_space(icc: bytes | None) -> bytes:
 
 def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
     """Decode 8-bit data with Pillow -> ``(H, W, 3|4)`` uint8 RGB(A)."""
-    from PIL import Image, ImageCms
+    from PIL import ImageCms
 
     w, h = im.size
     icc = im.info.get("icc_profile")  # before reduce(), whose result has no info

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from pano.io.image import read_image
-
-
-def sphere_from(path: Path, height: int) -> torch.Tensor:
-    """A real equirect, area-downscaled to ``height`` x ``2 * height`` (1, 3, h, w) in [0, 1]."""
-    pixels = read_image(path, mode="force-sphere", reduce=4).pixels
-    return F.interpolate(pixels, size=(height, 2 * height), mode="area").clamp(0, 1)
+from _upscale_data import sphere_from
 
 
 @pytest.fixture(scope="session")
