@@ -170,6 +170,7 @@ class DreamFilter:
         back to ``param`` in one backward pass."""
         n_views = render.n_views
         batch = self.settings.batch or (n_views if self.device.type == "cuda" else max(1, round(250_000 / render.pixels)))
+        batch = min(batch, n_views)
         p = param.detach().requires_grad_(True)
         prepared = render.prepare(p)
         source = prepared.detach().requires_grad_(True)

@@ -201,7 +201,7 @@ def test_out_of_memory_recovers_with_smaller_batches_and_says_so(backbone, equir
     quick = replace(FAST, size=256, octaves=1, steps=1)  # one step: batch sizes must agree to rounding
     reference = make(backbone, quick)(src)
     guarded = RefusesBigBatches(backbone, limit=2)
-    filt = DreamFilter(guarded, quick, layer=LAYER)
+    filt = DreamFilter(guarded, replace(quick, batch=6), layer=LAYER)  # as on a GPU: all views at once
     out = filt(src)
     assert guarded.refused >= 1 and 1 <= filt.settings.batch <= 2  # halved from 6 views until it fits
     assert any("out of GPU memory" in m for m in filt.messages)
