@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pano.errors import ModelError
+from pano.models.weights import check_state_fits
 
 __all__ = [
     "LITE_MEAN",
@@ -227,7 +228,6 @@ def convert_lukemelas_state_dict(
         model: The architecture the weights are meant for (gives the expected keys and shapes).
         source: Where the weights came from, for error messages.
     """
-    expected = model.state_dict()
     if any(k.startswith(("_conv_stem.", "_blocks.")) for k in state):
         converted: dict[str, torch.Tensor] = {}
         for key, value in state.items():
@@ -237,19 +237,5 @@ def convert_lukemelas_state_dict(
             converted[new] = value
     else:
         converted = dict(state)
-    missing = [k for k in expected if k not in converted]
-    extra = [k for k in converted if k not in expected]
-    if missing or extra:
-        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
-        raise ModelError(
-            f"{source} does not fit EfficientNet-{model.variant.name.title()} "
-            f"({len(missing)} tensors missing, {len(extra)} unexpected; {what}): is it the right variant?"
-        )
-    for key, want in expected.items():
-        got = converted[key]
-        if tuple(got.shape) != tuple(want.shape):
-            raise ModelError(
-                f"{source} does not fit EfficientNet-{model.variant.name.title()}: {key} has shape "
-                f"{tuple(got.shape)}, the architecture needs {tuple(want.shape)}: is it the right variant?"
-            )
+    check_state_fits(converted, model, source, f"EfficientNet-{model.variant.name.title()}", "is it the right variant?")
     return converted

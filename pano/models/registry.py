@@ -31,7 +31,7 @@ from torch import nn
 
 from pano.errors import ModelError
 from pano.models import efficientnet_lite as lite
-from pano.models.weights import download_weights, load_state_dict_file, weights_cache_dir
+from pano.models.weights import check_state_fits, download_weights, load_state_dict_file, weights_cache_dir
 
 __all__ = [
     "BACKBONES",
@@ -223,27 +223,9 @@ class BackboneSpec:
         state = load_state_dict_file(path)
         net = self.build(init=False)
         state = self.adapt(state, net, str(path))
-        _check_fits(state, net, str(path), self.id)
+        check_state_fits(state, net, str(path), self.id, "pass weights saved from this architecture")
         net.load_state_dict(state, strict=True)
         return net.eval()
-
-
-def _check_fits(state: Mapping[str, torch.Tensor], net: nn.Module, source: str, model_id: str) -> None:
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
-    if missing or extra:
-        example = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
-        raise ModelError(
-            f"{source} does not fit {model_id} ({len(missing)} tensors missing, {len(extra)} unexpected; "
-            f"{example}): pass weights saved from this architecture"
-        )
-    for key, want in expected.items():
-        if tuple(state[key].shape) != tuple(want.shape):
-            raise ModelError(
-                f"{source} does not fit {model_id}: {key} has shape {tuple(state[key].shape)}, "
-                f"{model_id} needs {tuple(want.shape)}: pass weights saved from this architecture"
-            )
 
 
 def _construct(factory: Callable[[], nn.Module], init: bool) -> nn.Module:

@@ -258,3 +258,27 @@ def _fetch(url: str, fd: int, label: str, progress: bool, timeout_s: float) -> s
                 h.update(block)
                 bar.update(len(block))
     return h.hexdigest()
+
+
+def check_state_fits(state: Mapping[str, torch.Tensor], net: torch.nn.Module, source: str, name: str, hint: str) -> None:
+    """Raise :class:`ModelError` unless ``state`` has exactly ``net``'s keys with the same shapes.
+
+    Args:
+        source: where the weights came from (file name), for the message.
+        name: the architecture, for the message (``"googlenet"``, ``"EfficientNet-Lite2"``).
+        hint: the way out, ending the message (``"is it the right variant?"``).
+    """
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        example = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise ModelError(
+            f"{source} does not fit {name} ({len(missing)} tensors missing, {len(extra)} unexpected; {example}): {hint}"
+        )
+    for key, want in expected.items():
+        if tuple(state[key].shape) != tuple(want.shape):
+            raise ModelError(
+                f"{source} does not fit {name}: {key} has shape {tuple(state[key].shape)}, "
+                f"the architecture needs {tuple(want.shape)}: {hint}"
+            )
