@@ -18,9 +18,7 @@ def make_clip(
     source: np.ndarray | None = None,
 ) -> Path:
     """Encode a short clip: a texture (``source`` or a synthetic one) panning right by 2 px a frame,
-    plus, with ``audio``, a 440 Hz AAC sine as long as the video."""
-    import av
-
+    plus, with ``audio``, an AAC sine as long as the video."""
     rng = np.random.default_rng(0)
     if source is None:
         yy, xx = np.mgrid[0:height, 0:width]
@@ -34,40 +32,8 @@ def make_clip(
         ).astype(np.uint8)
     else:
         base = source
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps, options={"crf": "10", "preset": "ultrafast"})
-        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
-        a = None
-        if audio:
-            a = out.add_stream("aac", rate=44100)
-            a.layout = "mono"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.roll(base, 2 * i, axis=1).copy(), format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for p in v.encode(frame):
-                out.mux(p)
-        for p in v.encode(None):
-            out.mux(p)
-        if a is not None:
-            n = int(44100 * frames / fps)
-            t = np.arange(n) / 44100
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
-            chunk = 1024
-            for s in range(0, n, chunk):
-                af = av.AudioFrame.from_ndarray(samples[:, s : s + chunk].copy(), format="fltp", layout="mono")
-                af.sample_rate = 44100
-                af.pts = s
-                af.time_base = Fraction(1, 44100)
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
+    encode_frames(path, [np.roll(base, 2 * i, axis=1) for i in range(frames)], fps, audio, crf=10)
     return path
-
-
-
-
 
 
 class TintBlurNoise:
@@ -113,14 +79,14 @@ def read_frames(path: Path) -> list[np.ndarray]:
 
 
 def encode_frames(
-    path: Path, frames: list[np.ndarray], fps: int, audio: bool, sample_aspect: Fraction | None = None
+    path: Path, frames: list[np.ndarray], fps: int, audio: bool, sample_aspect: Fraction | None = None, crf: int = 12
 ) -> None:
     """Encode RGB ``frames`` as H.264 (+ an AAC sine as long as the video with ``audio``)."""
     import av
 
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps, options={"crf": "12", "preset": "ultrafast"})
+        v = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "ultrafast"})
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         if sample_aspect is not None:
             v.codec_context.sample_aspect_ratio = sample_aspect
