@@ -11,7 +11,7 @@ from pano.sphere.cubemap import (
     sample_cubemap,
 )
 from pano.sphere.rotation import random_rotations, rotation_matrix
-from pano.sphere.sampling import pad_equirect, prefilter_equirect, sample_equirect
+from pano.sphere.sampling import pad_equirect, pad_sphere, prefilter_equirect, sample_equirect
 from pano.sphere.views import equirect_to_views, view_directions, views_to_equirect
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "lonlat_to_direction",
     "pad_cubemap",
     "pad_equirect",
+    "pad_sphere",
     "prefilter_equirect",
     "random_rotations",
     "rotate_equirect",

@@ -203,3 +203,19 @@ def test_soften_wrap_seam_removes_a_stitching_step_and_nothing_else():
     assert wrap_seam_ratio(fixed) < 1.25
     assert torch.equal(fixed[..., 8:-8], stepped[..., 8:-8])  # only the band at the seam changes
     assert torch.allclose(soften_wrap_seam(equi)[..., 4:-4], equi[..., 4:-4])
+
+
+def test_pad_equirect_pole_rows_are_the_far_side_of_the_pole_in_every_padded_column():
+    """Regression: the rows beyond a pole were rolled after the columns were padded, so half of each padded
+    row was off by 2 * pad columns. Padded column j shows longitude column j - pad; beyond the north pole
+    that longitude is row 0 seen half a turn away."""
+    from pano.sphere import pad_equirect
+
+    h, w, pad = 4, 8, 2
+    x = torch.arange(h * w, dtype=torch.float32).view(1, 1, h, w)
+    padded = pad_equirect(x, pad)[0, 0]
+    for k in range(pad):  # k-th row beyond each pole = row k on the other side
+        top = [x[0, 0, k, ((j - pad) + w // 2) % w].item() for j in range(w + 2 * pad)]
+        bottom = [x[0, 0, h - 1 - k, ((j - pad) + w // 2) % w].item() for j in range(w + 2 * pad)]
+        assert padded[pad - 1 - k].tolist() == top
+        assert padded[pad + h + k].tolist() == bottom
