@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from pano.errors import DeviceError, ModelError
-from pano.filters.upscale import UpscaleFilter, pad_sphere, upscale_tensor
+from pano.filters.upscale import UpscaleFilter, pad_sphere, soften_block_grid, upscale_tensor
 from pano.metrics import _views, cube_edge_ratio, ring_anisotropy, wrap_seam_ratio
 
 TILE = 40  # petra is 48 x 96: 2 rows x 4 columns of overlapping tiles
@@ -18,7 +18,7 @@ def _untiled(x: torch.Tensor, descriptor, context: int = 24) -> torch.Tensor:
     """The reference: the whole (sphere-padded) image through the network in one piece."""
     s = descriptor.scale
     with torch.no_grad():
-        y = descriptor.model(pad_sphere(x, context, context, context, context)).clamp(0, 1)
+        y = soften_block_grid(descriptor.model(pad_sphere(x, context, context, context, context)), s).clamp(0, 1)
     return y[..., context * s : -context * s, context * s : -context * s]
 
 
@@ -62,7 +62,7 @@ def test_pole_views_remove_the_polar_star(petra, compact, tiled):
     """At the nadir the equirect tiles sharpen horizontally stretched texture into a radial star; the
     caps upscaled in views straight down do not. Measured as the radial/tangential gradient balance."""
     with_views = upscale_tensor(petra, compact, tile=TILE)
-    # below 65° latitude the equirect tiles alone (tile positions differ: the caps' rows are skipped)
+    # below 55° latitude the equirect tiles alone (tile positions differ: the caps' rows are skipped)
     assert float((with_views[..., 64:128, :] - tiled[..., 64:128, :]).abs().max()) < 2e-3
     star = [float(ring_anisotropy(_views(y, [0.0], [-90.0], 128)[0]).abs().max()) for y in (tiled, with_views)]
     assert star[1] < star[0]
