@@ -78,12 +78,17 @@ def ring_anisotropy(view: Tensor, rings=((0.01, 0.08), (0.08, 0.18), (0.18, 0.32
     return torch.stack(out)
 
 
+def ring_anisotropy_at(equi: Tensor, yaw_deg, pitch_deg, *, size: int = 512) -> Tensor:
+    """:func:`ring_anisotropy` of ``size``-px, 90° views of ``equi`` looking at each ``(yaw, pitch)`` (degrees;
+    yaw is the longitude, pitch the latitude of the view centre). Returns ``(N, 3)``."""
+    return torch.stack([ring_anisotropy(v) for v in _views(equi, list(yaw_deg), list(pitch_deg), size)])
+
+
 def pole_anisotropy(equi: Tensor, *, size: int = 512) -> float:
     """Worst absolute difference, over three rings and both poles, between the ring anisotropy of a view
     straight up/down and the same ring averaged over four views on the equator. A star at a pole pushes it
     towards 1 (anisotropy -1), concentric rings too (anisotropy +1); an isotropic sphere scores near 0."""
-    views = _views(equi, [0.0, 0.0, 0.0, 90.0, 180.0, -90.0], [90.0, -90.0, 0.0, 0.0, 0.0, 0.0], size)
-    aniso = torch.stack([ring_anisotropy(v) for v in views])
+    aniso = ring_anisotropy_at(equi, [0.0, 0.0, 0.0, 90.0, 180.0, -90.0], [90.0, -90.0, 0.0, 0.0, 0.0, 0.0], size=size)
     equator = aniso[2:].mean(0)
     return float((aniso[:2] - equator).abs().max())
 
