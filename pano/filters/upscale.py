@@ -188,8 +188,10 @@ def _pole_caps(equi: Tensor, s: int, run_flat, pole_top: bool, pole_bottom: bool
     sharpens the stretched texture into radial streaks (a star at the pole in a headset). In a view
     centred on the pole the pixels are square again, so the network sees ordinary image statistics.
     The view's centre pixel matches the equirect's vertical resolution (``pi / H``); its field of view
-    keeps the blend band (``POLE_BLEND_START_DEG`` .. ``END``) within 70 % of its half-size, inside the
-    part where the network had full context.
+    reaches ``DEFAULT_CONTEXT`` view pixels beyond the blend band (``POLE_BLEND_START_DEG`` .. ``END``),
+    so the band lies where the network had full context, as in the tiles, and no further: the view
+    already samples the band 1.5x more finely than its centre (perspective), and every extra pixel is
+    network time (a view reaching 70 % of its half-size cost 1.9x as much).
     """
     from pano.sphere.convention import lonlat_to_direction
     from pano.sphere.rotation import rotation_matrix
@@ -197,9 +199,10 @@ def _pole_caps(equi: Tensor, s: int, run_flat, pole_top: bool, pole_bottom: bool
 
     _, _, h, w = equi.shape
     dev = equi.device
-    half_deg = (90.0 - POLE_BLEND_START_DEG) / 0.7
-    fov_deg = 2 * half_deg
-    size = max(16, math.ceil(2 * math.tan(math.radians(half_deg)) / (math.pi / h)))
+    pixel = math.pi / h  # view pixel at the centre, radians (tangent plane units)
+    band_px = math.tan(math.radians(90.0 - POLE_BLEND_START_DEG)) / pixel
+    size = max(16, 2 * math.ceil(band_px + DEFAULT_CONTEXT))
+    fov_deg = 2 * math.degrees(math.atan(size / 2 * pixel))
     oh, ow = h * s, w * s
     n_rows = math.ceil(oh * (90.0 - POLE_BLEND_START_DEG) / 180.0) + 1
     caps = []
