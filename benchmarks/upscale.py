@@ -71,7 +71,8 @@ def plain_tile_loop(x: torch.Tensor, model: torch.nn.Module, scale: int, tile: i
 
 
 def timed(fn, device: torch.device, repeats: int) -> float:
-    fn()  # warm-up (cudnn autotune, allocator)
+    if device.type == "cuda":
+        fn()  # warm-up (cudnn autotune, allocator); on the CPU a big sphere's run is minutes long already
     best = math.inf
     for _ in range(repeats):
         if device.type == "cuda":

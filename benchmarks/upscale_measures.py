@@ -1,0 +1,60 @@
+"""The dream issue's sphere measures (wrap seam, cube-face edges, poles) of ``pano upscale`` on real photos,
+input against output. Not a timing: it prints the table recorded in BENCHMARKS.md.
+
+    python benchmarks/upscale_measures.py                              # animevideov3, 512x256 -> 2048x1024
+    python benchmarks/upscale_measures.py --model realesrgan-x4plus --height 128
+
+Photos come from ../shared/data/equirect (``PANO_SHARED_DATA`` to point elsewhere), area-downscaled to
+``--height`` x ``2 * height`` so the x4 output matches the measures' 512-px, 90° views.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT))
+
+from pano.device import resolve_device  # noqa: E402
+from pano.filters.upscale import upscale_tensor  # noqa: E402
+from pano.io.image import read_image  # noqa: E402
+from pano.metrics import cube_edge_ratio, pole_anisotropy, wrap_seam_ratio  # noqa: E402
+from pano.models.sr import load_sr_model  # noqa: E402
+
+PHOTOS = ["vrview_petra", "aframe_louvre", "panolens_building", "pannellum_examplepano", "aframe_puydesancy"]
+MEASURES = {"wrap": wrap_seam_ratio, "cube edges": cube_edge_ratio, "poles": pole_anisotropy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="realesr-animevideov3")
+    parser.add_argument("--height", type=int, default=256, help="input height (width is twice); default 256")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--photos", nargs="+", default=PHOTOS, help="file stems in the equirect folder")
+    args = parser.parse_args()
+    folder = SHARED / "equirect"
+    if not folder.is_dir():
+        sys.exit(f"no photos: {folder} is absent")
+    device = resolve_device(args.device)
+    descriptor = load_sr_model(args.model).to(device)
+    print(f"{args.model}, x4, {2 * args.height}x{args.height} -> {8 * args.height}x{4 * args.height}, {device}\n")
+    print("| photo | " + " | ".join(f"{m} in -> out" for m in MEASURES) + " |")
+    print("|---|" + "---|" * len(MEASURES))
+    for stem in args.photos:
+        pixels = read_image(folder / f"{stem}.jpg", mode="force-sphere", reduce=4).pixels
+        x = F.interpolate(pixels, size=(args.height, 2 * args.height), mode="area").clamp(0, 1)
+        y = upscale_tensor(x.to(device), descriptor, scale=4).cpu()
+        cells = [f"{fn(x):.3f} -> {fn(y):.3f}" for fn in MEASURES.values()]
+        print(f"| {stem} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    main()
