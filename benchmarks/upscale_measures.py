@@ -1,8 +1,9 @@
-"""The dream issue's sphere measures (wrap seam, cube-face edges, poles) of ``pano upscale`` on real photos,
-input against output. Not a timing: it prints the table recorded in BENCHMARKS.md.
+"""The dream issue's sphere measures (wrap seam, cube-face edges, poles) of ``pano upscale``
+(:class:`UpscaleFilter`) on real photos, input against output. Not a timing: it prints the table recorded in BENCHMARKS.md.
 
     python benchmarks/upscale_measures.py                              # animevideov3, 512x256 -> 2048x1024
     python benchmarks/upscale_measures.py --model realesrgan-x4plus --height 128
+    python benchmarks/upscale_measures.py --keep-seam                  # as pano upscale --keep-seam
 
 Photos come from ../shared/data/equirect (``PANO_SHARED_DATA`` to point elsewhere), area-downscaled to
 ``--height`` x ``2 * height`` so the x4 output matches the measures' 512-px, 90° views.
@@ -23,7 +24,7 @@ SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 from pano.device import resolve_device  # noqa: E402
-from pano.filters.upscale import upscale_tensor  # noqa: E402
+from pano.filters.upscale import UpscaleFilter  # noqa: E402
 from pano.io.image import read_image  # noqa: E402
 from pano.metrics import cube_edge_ratio, pole_anisotropy, wrap_seam_ratio  # noqa: E402
 from pano.models.sr import load_sr_model  # noqa: E402
@@ -38,19 +39,21 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=256, help="input height (width is twice); default 256")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--photos", nargs="+", default=PHOTOS, help="file stems in the equirect folder")
+    parser.add_argument("--keep-seam", action="store_true", help="as pano upscale --keep-seam")
     args = parser.parse_args()
     folder = SHARED / "equirect"
     if not folder.is_dir():
         sys.exit(f"no photos: {folder} is absent")
     device = resolve_device(args.device)
-    descriptor = load_sr_model(args.model).to(device)
-    print(f"{args.model}, x4, {2 * args.height}x{args.height} -> {8 * args.height}x{4 * args.height}, {device}\n")
+    filt = UpscaleFilter(descriptor=load_sr_model(args.model), device=device, precision="fp32", repair_seam=not args.keep_seam)
+    seam = "seam kept" if args.keep_seam else "seam repaired"
+    print(f"{args.model}, x4, {2 * args.height}x{args.height} -> {8 * args.height}x{4 * args.height}, {seam}, {device}\n")
     print("| photo | " + " | ".join(f"{m} in -> out" for m in MEASURES) + " |")
     print("|---|" + "---|" * len(MEASURES))
     for stem in args.photos:
         pixels = read_image(folder / f"{stem}.jpg", mode="force-sphere", reduce=4).pixels
         x = F.interpolate(pixels, size=(args.height, 2 * args.height), mode="area").clamp(0, 1)
-        y = upscale_tensor(x.to(device), descriptor, scale=4).cpu()
+        y = filt(x.to(device)).cpu()
         cells = [f"{fn(x):.3f} -> {fn(y):.3f}" for fn in MEASURES.values()]
         print(f"| {stem} | " + " | ".join(cells) + " |", flush=True)
 

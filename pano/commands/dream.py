@@ -64,10 +64,11 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", help="Compute precision (auto: bf16 on CUDA, fp32 on CPU).")
 @click.option("--seed", type=int, default=0, help="Random seed (same seed and device: same result).")
 @click.option("--upscale", type=click.Choice(["2", "4"]), default=None, help="Upscale the dream 2x or 4x with the default super-resolution model.")
+@click.option("--keep-seam", is_flag=True, help="Leave a stitching step at ±180° in the input as it is (by default it is spread over W/128 columns).")
 @device_option
 @sphere_input_options
 @quiet_option
-def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, device, flat, full_sphere, max_pixels, quiet, **overrides) -> None:
+def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, keep_seam, device, flat, full_sphere, max_pixels, quiet, **overrides) -> None:
     """DeepDream IMAGE: a photosphere (2:1 or GPano, partial ones too) or, with --flat, a photo.
 
     The sphere is dreamed in randomly rotated, overlapping perspective views of an equi-angular cube map,
@@ -101,7 +102,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
         given["fov_deg"] = given.pop("fov")
     known = {f.name for f in fields(DreamSettings)}
     settings = replace(settings, **{k: v for k, v in given.items() if k in known}, model=model, seed=seed, flat=flat)
-    settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None)
+    settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
 
     loaded, pixels = _read_input(image, mode, settings.size, limit)
     filt = _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pixels, limit)
@@ -113,7 +114,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
         say(quiet, f"pano dream: {message}")
     scale = 1
     if upscale:
-        result, scale = _upscale(result, int(upscale), dev, precision, quiet), int(upscale)
+        result, scale = _upscale(result, int(upscale), dev, precision, quiet, settings), int(upscale)
 
     params = {"filter": "dream", **filt.params(), "device": dev.type, "precision": _dtype_name(dtype)}
     if upscale:
@@ -202,12 +203,15 @@ def _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pix
     return DreamFilter(backbone, settings, layer=layer, dtype=dtype, guide=guide_t, mask=mask_t)
 
 
-def _upscale(result, scale: int, dev, precision: str, quiet: bool):
+def _upscale(result, scale: int, dev, precision: str, quiet: bool, settings):
+    """The dream's result upscaled on its device: a full sphere (partial photospheres are cut out later), or a
+    flat photo with none of the sphere's padding."""
     from pano.filters.upscale import UpscaleFilter
 
-    up = UpscaleFilter(scale=scale, device=dev, precision=precision)
+    up = UpscaleFilter(scale=scale, device=dev, precision=precision, repair_seam=settings.repair_seam)
+    sphere = not settings.flat
     with Progress(quiet, unit="tile", desc=f"upscale x{scale}") as bar:
-        return up(result, progress=bar)
+        return up.upscale(result, wrap_x=sphere, pole_top=sphere, pole_bottom=sphere, progress=bar)
 
 
 def _write(result, out_path: Path, loaded, image: Path, flat: bool, scale: int, overwrite: bool, xmp: dict) -> None:

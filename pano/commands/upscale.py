@@ -59,6 +59,11 @@ def _progress_bar(quiet: bool):
     help="auto: bf16 on CUDA, fp32 on the CPU.",
 )
 @click.option("--flat", is_flag=True, help="Upscale an ordinary photo (no wrap-around or pole padding).")
+@click.option(
+    "--keep-seam", is_flag=True,
+    help="Leave a stitching step at ±180° as it is (by default it is spread over W/128 columns first, "
+    "so SR does not sharpen it into a line).",
+)
 @quiet_option
 def upscale(
     input_path: str,
@@ -70,6 +75,7 @@ def upscale(
     device: str,
     precision: str,
     flat: bool,
+    keep_seam: bool,
     quiet: bool,
 ) -> None:
     """Upscale a photosphere IN with a Real-ESRGAN-class model.
@@ -101,7 +107,8 @@ def upscale(
     if known is not None:  # fail on the output before loading a model
         output_path(input_path, f"x{known}", output, overwrite)
     filt = UpscaleFilter(
-        model, scale=int(scale) if scale else None, tile=tile, device=device, precision=precision, quiet=quiet
+        model, scale=int(scale) if scale else None, tile=tile, device=device, precision=precision, quiet=quiet,
+        repair_seam=not keep_seam,
     )
     out_path = output_path(input_path, f"x{filt.scale}", output, overwrite)
     g = img.geometry

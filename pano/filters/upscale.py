@@ -28,7 +28,9 @@ How a sphere is upscaled (:func:`upscale_tensor`):
    then the tile are halved and the run restarts (reported through ``progress``).
 4. **No block grid.** A compact net (animevideov3) leaves a faint grid at its input's pixel
    boundaries; :func:`soften_block_grid` evens it out on every tile's output.
-5. **Scale.** ``scale`` below the model's own (``--scale 2`` with an x4 model) downsamples each
+5. **A stitched seam.** Many stitchers leave a small colour step at ±180°; SR would sharpen it into a
+   line. :class:`UpscaleFilter` spreads it over ``W / 128`` columns first (``repair_seam``).
+6. **Scale.** ``scale`` below the model's own (``--scale 2`` with an x4 model) downsamples each
    tile's output, context included, with antialiased bicubic before blending.
 
 GPU: tiles of a band are batched, the model runs in fp16/bf16 when the descriptor supports it, in
@@ -50,6 +52,7 @@ from pano.device import is_out_of_memory, resolve_device, resolve_precision
 from pano.errors import DeviceError, InputError, ModelError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.sphere.sampling import pad_sphere
+from pano.sphere.seam import soften_wrap_seam
 
 __all__ = [
     "UpscaleFilter",
@@ -510,6 +513,9 @@ class UpscaleFilter:
         precision: ``"auto"`` (bf16 on CUDA when supported, else fp32), ``"fp32"``, ``"bf16"``, ``"fp16"``.
         descriptor: an already loaded spandrel descriptor (skips loading ``model``).
         quiet: no download progress bar.
+        repair_seam: on images that span 360°, spread a stitching step at ±180° over a narrow band first
+            (:func:`pano.sphere.seam.soften_wrap_seam`, as ``pano dream`` does); SR would otherwise sharpen
+            it into a visible line. Nothing farther than ``W / 128`` columns from the seam changes.
     """
 
     def __init__(
@@ -522,6 +528,7 @@ class UpscaleFilter:
         *,
         descriptor: Any = None,
         quiet: bool = False,
+        repair_seam: bool = True,
     ) -> None:
         from pano.models.sr import DEFAULT_SR_MODEL, FAST_SR_MODEL, load_sr_model
 
@@ -550,6 +557,7 @@ class UpscaleFilter:
                 f"use --scale {self.model_scale} or lower, or an x{self.scale} model"
             )
         self.tile = tile
+        self.repair_seam = repair_seam
         self.info = FilterInfo(name="upscale", scale=self.scale)
 
     def __call__(self, equi: Tensor, *, progress: ProgressFn | None = None) -> Tensor:
@@ -568,6 +576,8 @@ class UpscaleFilter:
         progress: ProgressFn | None = None,
     ) -> Tensor:
         """:func:`upscale_tensor` with this filter's model, scale and tile; flags for partial panoramas."""
+        if wrap_x and self.repair_seam:
+            equi = soften_wrap_seam(equi)
         return upscale_tensor(
             equi,
             self.descriptor,
@@ -592,4 +602,5 @@ class UpscaleFilter:
             "precision": str(self.dtype).replace("torch.", ""),
             "overlap": DEFAULT_OVERLAP,
             "context": DEFAULT_CONTEXT,
+            "repair_seam": self.repair_seam,
         }

@@ -182,6 +182,32 @@ def test_cli_end_to_end_default_name_params_and_errors(tmp_path, equirect_dir):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "sphere.jpg", "sphere_dream.jpg"]
 
 
+def test_cli_dream_then_upscale_sphere_and_flat_photo(tmp_path, equirect_dir):
+    """``--upscale`` in the same run: a sphere comes back 2x with its GPano and the upscale in its params; a
+    flat photo is upscaled as a photo (its left edge never sees its right edge, no polar views)."""
+    src = tmp_path / "sphere.png"
+    Image.open(equirect_dir / "vrview_petra.jpg").convert("RGB").resize((128, 64), Image.LANCZOS).save(src)
+    quick = ["--size", "128", "--octaves", "1", "--steps", "1", "--upscale", "2", "--device", "cpu", "-q"]
+    r = run_pano("dream", src, *quick)
+    assert r.returncode == 0, r.stderr
+    out = Image.open(tmp_path / "sphere_dream.png")
+    assert out.size == (256, 128)
+    xmp = out.info.get("xmp", b"")
+    xmp = xmp.decode() if isinstance(xmp, bytes) else xmp
+    assert "GPano" in xmp and "&quot;upscale&quot;: 2" in xmp
+
+    photo = np.full((64, 96, 3), 0.5, np.float32)
+    photo[:, :32], photo[:, 64:] = 0.05, 0.95  # dark left edge, bright right edge
+    flat = tmp_path / "photo.png"
+    Image.fromarray((photo * 255).round().astype(np.uint8)).save(flat)
+    r = run_pano("dream", flat, "--flat", *quick)
+    assert r.returncode == 0, r.stderr
+    result = np.asarray(Image.open(tmp_path / "photo_dream.png").convert("RGB"), np.float32) / 255
+    assert result.shape == (128, 192, 3)
+    # wrapped like a sphere, the edges would meet (both edge columns came out near 0.5)
+    assert result[:, :2].mean() < 0.2 and result[:, -2:].mean() > 0.8
+
+
 class RefusesBigBatches(torch.nn.Module):
     """The real backbone, but a batch of more than ``limit`` views raises CUDA's out-of-memory error."""
 

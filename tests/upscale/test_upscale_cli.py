@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from pano.cli import cli
@@ -43,6 +44,26 @@ def test_partial_panorama_keeps_its_place_on_the_sphere(tmp_path: Path, petra) -
     img = read_image(out)
     assert img.kind == "partial" and (img.width, img.height) == (96, 96)
     assert img.geometry.placement == (384, 192, 96, 48, 96, 96)
+
+
+def test_keep_seam_leaves_the_seam_as_it_is(tmp_path: Path, petra) -> None:
+    """By default a step at ±180° is spread before SR; ``--keep-seam`` upscales the pixels as they are. The two
+    results differ at the seam only (but for a rare flip of 8-bit rounding)."""
+    stitched = petra.clone()
+    stitched[..., :48] = (stitched[..., :48] * 0.8).clamp(0, 1)  # the left half darker: a step at ±180°
+    src = write_image(stitched, tmp_path / "stitched.png")
+    outs = {}
+    for name, extra in (("repaired", []), ("kept", ["--keep-seam"])):
+        out = tmp_path / f"{name}.png"
+        result = CliRunner().invoke(cli, ["upscale", str(src), "-o", str(out), *extra, *FAST])
+        assert result.exit_code == 0, result.output
+        outs[name] = read_image(out).pixels
+    from pano.metrics import wrap_seam_ratio
+
+    assert wrap_seam_ratio(outs["repaired"]) < 0.5 * wrap_seam_ratio(outs["kept"])
+    middle = (slice(None), slice(None), slice(64, 128), slice(120, 264))  # away from ±180° and the poles
+    diff = (outs["repaired"][middle] - outs["kept"][middle]).abs()
+    assert float(diff.max()) <= 1.5 / 255 and float((diff > 0).float().mean()) < 1e-3  # 8-bit rounding at most
 
 
 @pytest.mark.parametrize(

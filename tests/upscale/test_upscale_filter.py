@@ -10,6 +10,8 @@ from pano.errors import DeviceError, ModelError
 from pano.filters.upscale import UpscaleFilter, pad_sphere, soften_block_grid, upscale_tensor
 from pano.metrics import _views, cube_edge_ratio, ring_anisotropy, wrap_seam_ratio
 
+from _spheres import isotropic_sphere
+
 TILE = 40  # petra is 48 x 96: 2 rows x 4 columns of overlapping tiles
 FLAT = {"wrap_x": False, "pole_top": False, "pole_bottom": False}
 
@@ -66,6 +68,28 @@ def test_pole_views_remove_the_polar_star(petra, compact, tiled):
     assert float((with_views[..., 64:128, :] - tiled[..., 64:128, :]).abs().max()) < 2e-3
     star = [float(ring_anisotropy(_views(y, [0.0], [-90.0], 128)[0]).abs().max()) for y in (tiled, with_views)]
     assert star[1] < star[0]
+
+
+def test_a_stitched_seam_is_spread_not_sharpened(compact):
+    """Stitchers often leave a colour step at ±180°, which SR would sharpen into a line. The filter spreads
+    it over W/128 columns first (as pano dream does), so the seam scores like any other column;
+    ``repair_seam=False`` (``--keep-seam``) leaves it. Nothing else changes: away from the seam (beyond the
+    band and the compact net's 18-px reach) and outside the polar caps the two outputs are the same."""
+    sphere = isotropic_sphere(64, seed=3)  # 128 x 64
+    w = sphere.shape[-1]
+    drift = (torch.arange(w) + 0.5) / w - 0.5  # an exposure drift around the sphere: a 0.3 step at ±180°
+    stitched = (sphere + 0.3 * drift).clamp(0, 1)
+    repaired = UpscaleFilter(descriptor=compact, device="cpu", tile=48)(stitched)
+    kept = UpscaleFilter(descriptor=compact, device="cpu", tile=48, repair_seam=False)(stitched)
+    others = torch.tensor([wrap_seam_ratio(repaired.roll(k, -1)) for k in range(12, 4 * w, 24)])
+    print("wrap: input", wrap_seam_ratio(stitched), "kept", wrap_seam_ratio(kept), "repaired", wrap_seam_ratio(repaired),
+          "other columns p90", float(others.quantile(0.9)))
+    assert wrap_seam_ratio(stitched) > 2 and wrap_seam_ratio(kept) > 2
+    assert wrap_seam_ratio(repaired) <= float(others.quantile(0.9))
+    reach = 4 * (4 + 20)  # output columns: the band (W/128, at least 4) plus the net's reach, x4
+    rows = slice(4 * 20, 4 * 44)  # |latitude| < 45°: outside the polar caps
+    assert torch.allclose(repaired[..., rows, reach:-reach], kept[..., rows, reach:-reach], atol=1e-5)
+    assert UpscaleFilter(descriptor=compact, device="cpu").params()["repair_seam"] is True
 
 
 def test_uint8_output_and_scale_below_the_model(petra, compact):
