@@ -93,6 +93,32 @@ def pole_anisotropy(equi: Tensor, *, size: int = 512) -> float:
     return float((aniso[:2] - equator).abs().max())
 
 
+# TURN @ (x, y, z) = (y, z, x), a 120° turn about (1, 1, 1). On a sphere turned by it
+# (``pano.sphere.rotate_equirect(x, TURN)``) the content of the unturned sphere's poles lies on the
+# equator, and the content of two of its equator views lies at the poles.
+TURN = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+# (yaw, pitch) of the same content: on the unturned sphere, on the turned one. The first two sit at a pole
+# on the unturned sphere, the last two on the turned one.
+SAME_CONTENT = (((0.0, 90.0), (0.0, 0.0)), ((0.0, -90.0), (180.0, 0.0)), ((90.0, 0.0), (0.0, 90.0)), ((-90.0, 0.0), (0.0, -90.0)))
+
+
+def pole_minus_equator(unturned: Tensor, turned: Tensor) -> Tensor:
+    """Ring anisotropy (the three rings of :func:`pole_anisotropy`) of the same content at a pole minus on
+    the equator, for the four contents of ``SAME_CONTENT``: ``(4, 3)``.
+
+    ``turned`` is the same sphere turned by ``TURN``, or a filter's output for it. A filter that treats the
+    poles like the equator scores 0 whatever the content. :func:`pole_anisotropy` compares a pole with
+    *other* content, which on one image can dominate; this compares like with like.
+    """
+    aniso = []
+    for k, sphere in enumerate((unturned, turned)):
+        places = [pair[k] for pair in SAME_CONTENT]
+        aniso.append(ring_anisotropy_at(sphere, [p[0] for p in places], [p[1] for p in places]))
+    at_pole = torch.cat([aniso[0][:2], aniso[1][2:]])
+    on_equator = torch.cat([aniso[1][:2], aniso[0][2:]])
+    return at_pole - on_equator
+
+
 def sphere_scores(equi: Tensor) -> dict[str, float]:
     """All three measures as a dict (``wrap``, ``cube_edges``, ``poles``)."""
     return {"wrap": wrap_seam_ratio(equi), "cube_edges": cube_edge_ratio(equi), "poles": pole_anisotropy(equi)}

@@ -18,7 +18,7 @@ def isotropic_sphere(height: int, seed: int, *, grid: int = 128, turn: torch.Ten
     can be compared with the input's without the photo's content in the way (a real photo's zenith is sky,
     its nadir a tripod). Features are about 1° across, near the detail a ``height``-256 sphere holds.
 
-    ``turn``: a 3x3 rotation; the sphere then shows at direction ``d`` what the unturned one shows at
+    ``turn``: a 3x3 rotation (e.g. ``pano.metrics.TURN``); the sphere then shows at direction ``d`` what the unturned one shows at
     ``turn @ d``, computed exactly (no resampling of an equirect), so the same content can be put at a
     pole and on the equator.
     """
@@ -36,3 +36,4 @@ def isotropic_sphere(height: int, seed: int, *, grid: int = 128, turn: torch.Ten
         dirs = dirs @ turn.T.to(dirs.dtype)
     sphere = F.grid_sample(vol[None], (0.9 * dirs)[None, None], mode="bilinear", align_corners=False)[:, :, 0]
     return sphere.clamp(0, 1)
+

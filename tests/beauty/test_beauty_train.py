@@ -29,6 +29,7 @@ from pano.filters.beauty import (
     train,
 )
 from pano.filters.conditions import ConditionSpec
+from pano.metrics import TURN, pole_minus_equator
 from pano.models.pix2pix import UNetGenerator, init_weights
 
 from _spheres import isotropic_sphere
@@ -148,29 +149,16 @@ def test_apply_real_equirect_through_installed_pano(trained, equirect_dir: Path,
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
 
 
-# TURN @ (x, y, z) = (y, z, x), a 120° turn about (1, 1, 1): on a sphere made with it, the content of the
-# unturned sphere's poles lies on the equator and two of its equator views' content lies at the poles.
-TURN = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-# (yaw, pitch) of the same content: on the unturned sphere, on the turned one
-SAME_CONTENT = [((0.0, 90.0), (0.0, 0.0)), ((0.0, -90.0), (180.0, 0.0)), ((90.0, 0.0), (0.0, 90.0)), ((-90.0, 0.0), (0.0, -90.0))]
-
-
 def _pole_shift(fn, height: int, seeds=range(4)) -> torch.Tensor:
-    """Ring anisotropy of the same content at a pole minus on the equator, averaged over the four contents of
-    ``SAME_CONTENT`` and over isotropic random spheres: ``(3,)``, one value per ring of the pole measure."""
-    from pano.metrics import ring_anisotropy_at
-
+    """:func:`pole_minus_equator` of ``fn``'s outputs, averaged over its four contents and over isotropic random
+    spheres: ``(3,)``, one value per ring of the pole measure."""
     shifts = []
     for seed in seeds:
-        aniso = []
+        outs = []
         for turn in (None, TURN):
             torch.manual_seed(0)
-            out = fn(isotropic_sphere(height, seed, turn=turn))
-            places = [pair[turn is not None] for pair in SAME_CONTENT]
-            aniso.append(ring_anisotropy_at(out, [p[0] for p in places], [p[1] for p in places]))
-        at_pole = torch.where(torch.tensor([True, True, False, False])[:, None], aniso[0], aniso[1])
-        on_equator = torch.where(torch.tensor([True, True, False, False])[:, None], aniso[1], aniso[0])
-        shifts.append(at_pole - on_equator)
+            outs.append(fn(isotropic_sphere(height, seed, turn=turn)))
+        shifts.append(pole_minus_equator(*outs))
     return torch.cat(shifts).mean(0)
 
 
