@@ -1,8 +1,10 @@
-"""Synthetic spheres made by the tests themselves (a uniquely named module on the tests' path)."""
+"""Spheres for the tests of the sphere measures: random ones made here, real ones turned (a uniquely named
+module on the tests' path)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -37,3 +39,13 @@ def isotropic_sphere(height: int, seed: int, *, grid: int = 128, turn: torch.Ten
     sphere = F.grid_sample(vol[None], (0.9 * dirs)[None, None], mode="bilinear", align_corners=False)[:, :, 0]
     return sphere.clamp(0, 1)
 
+
+def sphere_and_turned_from(path: Path, height: int, turn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A real equirect and the same sphere turned by ``turn`` (e.g. ``pano.metrics.TURN``), both area-downscaled
+    to ``height`` x ``2 * height``; the turn is made at the file's half resolution, so both are equally sharp."""
+    from pano.io.image import read_image
+    from pano.sphere import rotate_equirect
+
+    big = read_image(path, mode="force-sphere", reduce=2).pixels
+    turned = rotate_equirect(big, turn, mode="bicubic").clamp(0, 1)
+    return tuple(F.interpolate(x, size=(height, 2 * height), mode="area").clamp(0, 1) for x in (big, turned))
