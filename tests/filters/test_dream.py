@@ -76,15 +76,20 @@ def test_the_same_content_dreams_the_same_at_a_pole_as_on_the_equator(backbone, 
     """Each photo dreamed as it is and turned (``pano.metrics.TURN``: pole content on the equator, equator
     content at the poles): the same content must come out with the same ring anisotropy at a pole as on the
     equator. Measured by ring, mean over the three photos: -0.06, -0.08, -0.05 (the input's own: -0.13,
-    -0.10, -0.07: an equirect's pixels are finer along the longitude near a pole)."""
+    -0.10, -0.07: an equirect's pixels are finer along the longitude near a pole); the classic dream on the
+    flat equirect: -0.21, -0.45, -0.24 on petra alone. The limit leaves room for other CPUs' rounding."""
     dream = make(backbone)
     shifts = []
     for name in PHOTOS:
         x, x_turned = sphere_and_turned_from(equirect_dir / name, 512, TURN)
         shifts.append(pole_minus_equator(dream(x), dream(x_turned)))
+        if name == "vrview_petra.jpg":
+            flat = make(backbone, replace(FAST, flat=True))
+            baseline = pole_minus_equator(flat(x), flat(x_turned)).mean(0)
     mean = torch.cat(shifts).mean(0)
-    print("dream, same content at a pole minus on the equator, by ring:", mean.tolist())
-    assert mean.abs().max() <= 0.1
+    print("dream, same content at a pole minus on the equator, by ring:", mean.tolist(), "flat baseline", baseline.tolist())
+    assert mean.abs().max() <= 0.15
+    assert baseline.min() < -0.3  # the flat-equirect dream streaks the poles: caught
 
 
 def test_measures_catch_the_classic_failures(backbone, equirect_dir):
