@@ -34,7 +34,7 @@ from pano.models.pix2pix import UNetGenerator, init_weights
 
 from _spheres import isotropic_sphere
 
-SIZE, NGF, STEPS, BATCH = 64, 8, 150, 2
+SIZE, NGF, STEPS, BATCH = 64, 8, 300, 2
 HEIGHT_ISO = 256  # 512x256 random spheres for the pole test
 
 
@@ -164,12 +164,12 @@ def _pole_shift(fn, height: int, seeds=range(4)) -> torch.Tensor:
 
 def test_apply_treats_the_poles_like_the_equator(trained) -> None:
     """The dream issue's pole measure compares one view straight up or down with four on the equator. This small
-    test model paints blobs a few degrees across, and one view's innermost ring holds only a few of them: the
-    same content scores up to ±0.3 apart in two views on the equator, so on one small sphere the measure
-    mostly reads the content (0.29-0.50 at 512x256 on four random spheres, whose inputs score 0.09-0.18).
-    What it is meant to catch is checked directly instead: the same content must score the same at a pole
-    as on the equator, as it does without any filter (the measure's own sampling of a small equirect shifts
-    it by about -0.07), while the same model run on the flat equirect paints radial streaks at the poles."""
+    test model paints blobs a few degrees across, and one view's innermost ring holds only a few of them: four
+    equator views of one output differ by up to 0.44 there, so on one small sphere the measure mostly reads
+    the content (0.13-0.38 at 512x256 on four random spheres, whose inputs score 0.09-0.18). What it is meant
+    to catch is checked directly instead: the same content must score the same at a pole as on the equator,
+    as it does without any filter (the measure's own sampling of a small equirect shifts it by about -0.07),
+    while the same model run on the flat equirect paints radial streaks at the poles."""
     model = load_model(trained["result"].model_path)
     views = _pole_shift(BeautyFilter(model, view_size=SIZE), HEIGHT_ISO)
     identity = _pole_shift(lambda x: x, HEIGHT_ISO)
