@@ -320,7 +320,7 @@ def test_phone_orientation_drives_the_view(browser, server) -> None:
         page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
         page.wait_for_selector("#gyro", state="visible")
         page.tap("#gyro")
-        page.wait_for_selector("#gyro.on")  # the click a tap makes arrives a little later
+        page.wait_for_selector("#gyro.on")  # on once the listener is attached (after the permission answer)
 
         def orient(alpha: float, beta: float, gamma: float) -> tuple[float, float]:
             page.evaluate(

@@ -522,14 +522,24 @@ void main() {
       state.pitch = Math.asin(clamp(-fwd[7], -1, 1)) / DEG;
       state.dirty = true;
     };
+    let asking = false;
     btn.addEventListener("click", async () => {
-      if (btn.classList.toggle("on")) {
+      if (asking) return;
+      if (!btn.classList.contains("on")) {
+        // the button shows "on" only once the listener is attached: asking for permission is asynchronous
+        // (iOS asks the user; Chromium answers on a later task), and events in between would be missed
         if (typeof DeviceOrientationEvent.requestPermission === "function") {
-          try { if ((await DeviceOrientationEvent.requestPermission()) !== "granted") { btn.classList.remove("on"); return; } } catch (e) { btn.classList.remove("on"); return; }
+          asking = true;
+          let answer = "denied";
+          try { answer = await DeviceOrientationEvent.requestPermission(); } catch (e) { /* stays off */ }
+          asking = false;
+          if (answer !== "granted") return;
         }
         window.addEventListener("deviceorientation", onOrient);
+        btn.classList.add("on");
       } else {
         window.removeEventListener("deviceorientation", onOrient);
+        btn.classList.remove("on");
         state.gyro = null;
         state.dirty = true;
       }
