@@ -25,7 +25,7 @@ SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 from pano.device import resolve_device  # noqa: E402
-from pano.filters.upscale import UpscaleFilter  # noqa: E402
+from pano.filters.upscale import UpscaleFilter, upscale_tensor  # noqa: E402
 from pano.io.image import read_image  # noqa: E402
 from pano.metrics import TURN, cube_edge_ratio, pole_anisotropy, pole_minus_equator, wrap_seam_ratio  # noqa: E402
 from pano.sphere import rotate_equirect  # noqa: E402
@@ -74,8 +74,6 @@ def _bicubic(x: torch.Tensor) -> torch.Tensor:
 
 
 def pole_content_table(args: argparse.Namespace, filt: UpscaleFilter, device: torch.device, folder: Path) -> None:
-    from pano.filters.upscale import upscale_tensor
-
     runs = {
         "input": lambda x: x,
         "bicubic x4": _bicubic,

@@ -114,7 +114,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
         say(quiet, f"pano dream: {message}")
     scale = 1
     if upscale:
-        result, scale = _upscale(result, int(upscale), dev, precision, quiet, settings), int(upscale)
+        result, scale = _upscale(result, int(upscale), dev, precision, quiet, settings.flat), int(upscale)
 
     params = {"filter": "dream", **filt.params(), "device": dev.type, "precision": _dtype_name(dtype)}
     if upscale:
@@ -203,13 +203,14 @@ def _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pix
     return DreamFilter(backbone, settings, layer=layer, dtype=dtype, guide=guide_t, mask=mask_t)
 
 
-def _upscale(result, scale: int, dev, precision: str, quiet: bool, settings):
+def _upscale(result, scale: int, dev, precision: str, quiet: bool, flat: bool):
     """The dream's result upscaled on its device: a full sphere (partial photospheres are cut out later), or a
-    flat photo with none of the sphere's padding."""
+    flat photo with none of the sphere's padding. The seam is not repaired again: the dream already spread
+    the input's step at ±180° (or was told to keep it with --keep-seam)."""
     from pano.filters.upscale import UpscaleFilter
 
-    up = UpscaleFilter(scale=scale, device=dev, precision=precision, repair_seam=settings.repair_seam)
-    sphere = not settings.flat
+    up = UpscaleFilter(scale=scale, device=dev, precision=precision, repair_seam=False)
+    sphere = not flat
     with Progress(quiet, unit="tile", desc=f"upscale x{scale}") as bar:
         return up.upscale(result, wrap_x=sphere, pole_top=sphere, pole_bottom=sphere, progress=bar)
 
