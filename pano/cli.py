@@ -7,6 +7,7 @@ Every :class:`pano.errors.PanoError` becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click

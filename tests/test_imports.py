@@ -1,0 +1,128 @@
+"""Every submodule pano uses through an attribute is imported by pano itself.
+
+``import importlib`` does not load ``importlib.util``: ``importlib.util.find_spec`` then works only when
+something else (an editable install's import hook, torch, the test runner) happened to load it first.
+That bug shipped once (issue 12): the CLI crashed on every command after a plain ``pip install .``.
+
+This test reads every module of the package, finds each ``name.sub`` whose ``sub`` is a submodule of the
+imported module and is not imported explicitly in that file (``import name.sub``, ``from name import
+sub``), and checks in a fresh interpreter, started without ``site`` (so no ``.pth`` hook runs), that
+importing ``name`` alone makes ``name.sub`` available.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import site
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pano"
+
+
+def _imports(tree: ast.Module) -> tuple[dict[str, str], set[str]]:
+    """(bound name -> dotted module it refers to, dotted modules imported explicitly) of one file."""
+    bound: dict[str, str] = {}
+    explicit: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                explicit.add(alias.name)
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    bound.setdefault(top, top)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                explicit.add(f"{node.module}.{alias.name}")
+                bound.setdefault(alias.asname or alias.name, f"{node.module}.{alias.name}")
+    return bound, explicit
+
+
+def _chain(node: ast.Attribute) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return parts[::-1]
+
+
+def _is_submodule(dotted: str) -> bool:
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+def implicit_submodule_uses() -> dict[str, set[str]]:
+    """root module -> its submodules that some pano file reaches by attribute without importing them."""
+    uses: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        bound, explicit = _imports(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            chain = _chain(node)
+            if not chain or chain[0] not in bound:
+                continue
+            module = bound[chain[0]]
+            for attr in chain[1:]:
+                dotted = f"{module}.{attr}"
+                if dotted in explicit or any(e.startswith(dotted + ".") for e in explicit):
+                    module = dotted
+                    continue
+                if not _is_submodule(dotted):
+                    break
+                uses.setdefault(module, set()).add(attr)
+                module = dotted
+    return uses
+
+
+CHILD = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+module_name, attrs = sys.argv[2], json.loads(sys.argv[3])
+module = __import__(module_name, fromlist=["_"])
+print(json.dumps([a for a in attrs if not hasattr(module, a)]))
+"""
+
+
+def _search_path() -> list[str]:
+    """stdlib and site-packages folders, given to the child by hand since it runs without ``site``."""
+    paths = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    paths += site.getsitepackages()
+    return list(dict.fromkeys(p for p in paths if Path(p).is_dir()))
+
+
+def test_the_scan_finds_the_bug_it_is_meant_to_find(tmp_path):
+    """The shape of the shipped bug is seen: ``import importlib`` then ``importlib.util.find_spec``."""
+    tree = ast.parse("import importlib\nimport os\n\ndef f(m):\n    return importlib.util.find_spec(m), os.path.join\n")
+    bound, explicit = _imports(tree)
+    assert bound["importlib"] == "importlib" and "importlib.util" not in explicit
+    chains = [_chain(n) for n in ast.walk(tree) if isinstance(n, ast.Attribute)]
+    assert ["importlib", "util", "find_spec"] in chains
+    assert _is_submodule("importlib.util")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(_search_path()), "importlib",
+                          json.dumps(["util"])], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["util"], "a fresh interpreter must not have importlib.util preloaded"
+
+
+@pytest.mark.parametrize("module_name, attrs", sorted((m, sorted(a)) for m, a in implicit_submodule_uses().items()))
+def test_submodules_used_by_attribute_come_with_their_package(module_name, attrs):
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(_search_path()), module_name,
+                          json.dumps(attrs)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    missing = json.loads(out.stdout)
+    assert not missing, (f"pano uses {', '.join(f'{module_name}.{a}' for a in missing)} without importing it: "
+                         f"add `import {module_name}.{missing[0]}`")
