@@ -1,4 +1,4 @@
-"""The tiny QR encoder, checked by decoding its symbols with OpenCV's QR detector."""
+"""The LAN URL's QR code (segno), checked by decoding its symbols with OpenCV's QR detector."""
 
 from __future__ import annotations
 
