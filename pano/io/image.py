@@ -11,7 +11,7 @@ the format allows (PNG, TIFF), and is atomic (temporary file, then rename).
 
 Decoders: Pillow for 8-bit images and all metadata; OpenCV (``cv2.imdecode(IMREAD_UNCHANGED)``)
 for 16-bit PNG and TIFF, because Pillow truncates 16-bit colour to 8 bits. 16-bit PNG is written by
-OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF by a small writer here (deflate, XMP and ICC tags).
+OpenCV with EXIF, XMP and ICC chunks; 16-bit TIFF by tifffile (deflate, XMP and ICC tags).
 TIFF carries EXIF as its own descriptive tags only (make, model, software, date, artist, copyright,
 description): Pillow's libtiff writer rejects EXIF sub-IFDs.
 
@@ -759,74 +759,32 @@ def _write_cv2_16(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp:
 
 def _write_tiff_16(arr: np.ndarray, tmp: Path, xmp: bytes | None, icc: bytes | None,
                    text_tags: dict[int, object] | None = None) -> None:
-    """A baseline little-endian 16-bit RGB(A) TIFF (deflate, horizontal predictor) with XMP (tag 700)
-    and ICC (tag 34675): neither Pillow nor OpenCV writes 16-bit colour TIFF with metadata."""
-    import struct
-    import zlib
+    """A 16-bit RGB(A) TIFF (deflate, horizontal predictor) with XMP (tag 700), ICC (tag 34675) and the
+    descriptive EXIF tags, written by tifffile: neither Pillow nor OpenCV writes 16-bit colour TIFF with
+    metadata."""
+    import tifffile
 
     h, w, spp = arr.shape
-    pred = arr.astype(np.uint16, copy=True)
-    pred[:, 1:] -= arr[:, :-1]  # predictor 2: differences along the row, modulo 2**16
-    rps = max(1, (1 << 20) // (w * spp * 2))
-    strips = [zlib.compress(pred[y : y + rps].astype("<u2").tobytes(), 6) for y in range(0, h, rps)]
-    out = bytearray(b"II*\x00\x00\x00\x00\x00")
-    offsets = []
-    for strip in strips:
-        offsets.append(len(out))
-        out += strip
-        if len(out) % 2:
-            out += b"\x00"
-
-    def blob(data: bytes) -> int:
-        if len(out) % 2:
-            out.extend(b"\x00")
-        at = len(out)
-        out.extend(data)
-        return at
-
-    SHORT, LONG, BYTE, UNDEFINED = 3, 4, 1, 7
-    entries: list[tuple[int, int, int, bytes]] = []  # tag, type, count, payload
-
-    def tag(code: int, typ: int, values: list[int] | bytes) -> None:
-        if isinstance(values, bytes):
-            entries.append((code, typ, len(values), values))
-        else:
-            fmt = "<%d%s" % (len(values), "H" if typ == SHORT else "I")
-            entries.append((code, typ, len(values), struct.pack(fmt, *values)))
-
-    tag(256, LONG, [w])
-    tag(257, LONG, [h])
-    tag(258, SHORT, [16] * spp)
-    tag(259, SHORT, [8])  # Adobe deflate
-    tag(262, SHORT, [2])  # RGB
-    tag(273, LONG, offsets)
-    tag(277, SHORT, [spp])
-    tag(278, LONG, [rps])
-    tag(279, LONG, [len(s) for s in strips])
-    tag(284, SHORT, [1])  # chunky
-    tag(317, SHORT, [2])  # horizontal differencing
-    if spp == 4:
-        tag(338, SHORT, [2])  # unassociated alpha
-    tag(339, SHORT, [1] * spp)  # unsigned integers
-    for code, value in (text_tags or {}).items():
+    text = {code: value for code, value in (text_tags or {}).items() if isinstance(value, str)}
+    extratags: list[tuple[int, str | int, int, object, bool]] = []
+    for code, value in sorted((text_tags or {}).items()):
+        if code in (270, 305, 306):  # description, software, date: tifffile's own arguments
+            continue
         if isinstance(value, str):
-            tag(code, 2, value.encode("ascii", "replace") + b"\x00")  # ASCII
+            extratags.append((code, "s", 0, value.encode("ascii", "replace").decode("ascii"), True))
         elif isinstance(value, int):
-            tag(code, SHORT, [value])
+            extratags.append((code, "H", 1, value, True))
     if xmp:
-        tag(700, BYTE, xmp)
+        extratags.append((700, "B", len(xmp), xmp, True))
     if icc:
-        tag(34675, UNDEFINED, icc)
-    packed = []
-    for code, typ, count, payload in sorted(entries):
-        field = payload.ljust(4, b"\x00") if len(payload) <= 4 else struct.pack("<I", blob(payload))
-        packed.append(struct.pack("<HHI", code, typ, count) + field)
-    if len(out) % 2:
-        out += b"\x00"
-    ifd_at = len(out)
-    out += struct.pack("<H", len(packed)) + b"".join(packed) + struct.pack("<I", 0)
-    out[4:8] = struct.pack("<I", ifd_at)
-    tmp.write_bytes(bytes(out))
+        extratags.append((34675, 7, len(icc), icc, True))  # UNDEFINED, as the TIFF/EP and ICC specs say
+    tifffile.imwrite(
+        tmp, np.ascontiguousarray(arr, dtype=np.uint16), photometric="rgb", planarconfig="contig",
+        compression="adobe_deflate", compressionargs={"level": 6}, predictor=True,
+        extrasamples=["unassalpha"] if spp == 4 else None, rowsperstrip=max(1, (1 << 20) // (w * spp * 2)),
+        metadata=None, description=text.get(270), software=text.get(305, False), datetime=text.get(306),
+        extratags=extratags,
+    )
 
 
 # --------------------------------------------------------------------------------------------

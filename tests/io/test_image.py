@@ -250,3 +250,39 @@ def test_encoder_failure_leaves_nothing_behind(photo: torch.Tensor, tmp_path: Pa
     with pytest.raises(OutputError, match="No space left"):
         write_image(photo, tmp_path / "out.jpg")
     assert _files(tmp_path) == []
+
+
+# A 5x3 16-bit RGBA TIFF (deflate, predictor, XMP, ICC, Make, Software) written by pano's former hand-made
+# TIFF writer, before tifffile took over: files written before and after must read the same.
+_TIFF16_BEFORE = (
+    "SUkqAEIBAAB4nAF4AIf/+MK+z5Ma7RX9EDFecoKyJkEYfgDCtYGQ7hoZsHI/6MfqB5ArVz4QgwcpC1U7aOFu26D9Sd+ywgs/X8GkLItBrhGKN21DmSmTzY1eV39cDGGdkr5z24cnZFDtim/NjSIgIxlEiKiN9OkfTAg/Ecv7JxvcqoGNgaomL9w3JAAQABAAEAAQAE1ha2UAAHBhbm8AAAEAAQABAAEAPHg6eG1wbWV0YSB4bWxuczp4PSJhZG9iZTpuczptZXRhLyI+PHJkZjpSREYgeG1sbnM6cmRmPSJodHRwOi8vd3d3LnczLm9yZy8xOTk5LzAyLzIyLXJkZi1zeW50YXgtbnMjIi8+PC94OnhtcG1ldGE+AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJxEAAAEEAAEAAAAFAAAAAQEEAAEAAAADAAAAAgEDAAQAAACMAAAAAwEDAAEAAAAIAAAABgEDAAEAAAACAAAADwECAAUAAACUAAAAEQEEAAEAAAAIAAAAFQEDAAEAAAAEAAAAFgEEAAEAAABmZgAAFwEEAAEAAACDAAAAHAEDAAEAAAABAAAAMQECAAUAAACaAAAAPQEDAAEAAAACAAAAUgEDAAEAAAACAAAAUwEDAAQAAACgAAAAvAIBAHIAAACoAAAAc4cHACgAAAAaAQAAAAAAAA=="
+)
+
+
+def test_16bit_tiff_written_by_tifffile_reads_like_one_written_before(tmp_path: Path) -> None:
+    import base64
+
+    import tifffile
+
+    from pano.io.image import _write_tiff_16
+
+    before = tmp_path / "before.tif"
+    before.write_bytes(base64.b64decode(_TIFF16_BEFORE))
+    with tifffile.TiffFile(before) as tif:
+        page = tif.pages[0]
+        pixels, xmp, icc = page.asarray(), bytes(page.tags[700].value), bytes(page.tags[34675].value)
+        text = {code: page.tags[code].value for code in (271, 305)}
+    assert pixels.dtype == np.uint16 and pixels.shape == (3, 5, 4) and len(np.unique(pixels)) > 50
+
+    after = tmp_path / "after.tif"
+    _write_tiff_16(pixels, after, xmp, icc, text)
+    with tifffile.TiffFile(after) as tif:
+        page = tif.pages[0]
+        assert np.array_equal(page.asarray(), pixels)
+        assert bytes(page.tags[700].value) == xmp and bytes(page.tags[34675].value) == icc
+        assert page.tags[34675].dtype == 7  # ICC as UNDEFINED, as before
+        assert {code: page.tags[code].value for code in (271, 305)} == text
+        assert page.compression == 8 and page.predictor == 2 and page.extrasamples == (2,)
+    a, b = read_image(before), read_image(after)
+    assert a.bit_depth == b.bit_depth == 16
+    assert torch.equal(a.pixels, b.pixels) and torch.equal(a.alpha, b.alpha)
