@@ -12,13 +12,13 @@ which file is needed, where it comes from and where to put it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
 import socket
 import tempfile
 import urllib.error
-import urllib.request
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.hub
 
 from pano.errors import ModelError
 
@@ -191,9 +192,10 @@ def download_weights(
 ) -> Path:
     """The local path of a weights file, downloading it into the cache on first use.
 
-    A file already in the cache is used as is (no network, no hash check). Otherwise the file is downloaded
-    to a temporary name in the cache folder with a tqdm progress bar on stderr, checked against ``sha256``,
-    and renamed into place, so an interrupted download never leaves a truncated file under the real name.
+    A file already in the cache is used as is (no network, no hash check). Otherwise
+    :func:`torch.hub.download_url_to_file` downloads it to a temporary name in the cache folder with a progress
+    bar on stderr, checks it against ``sha256`` and moves it into place, so an interrupted download never leaves
+    a truncated file under the real name.
 
     Args:
         url: Where the file comes from.
@@ -223,41 +225,33 @@ def download_weights(
         raise ValueError("sha256 must be a hex digest or a prefix of at least 8 characters")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(errno.EACCES, "not writable")
     except OSError as exc:
         raise ModelError(f"cannot write to the weights cache {folder} ({_short(exc)}): set TORCH_HOME to a writable folder") from exc
-    tmp = Path(tmp_name)
+    # torch.hub's downloader streams into a temporary file beside the target with a progress bar, checks the
+    # sha256 prefix, then moves the file into place and removes the temporary file on every failure.
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
     try:
-        digest = _fetch(url, fd, filename, progress, timeout_s)
-        if sha256 is not None and not digest.startswith(sha256.lower()):
-            raise ModelError(
-                f"downloaded {filename} does not match its sha256 (expected {sha256}..., got {digest[:16]}...): "
-                f"retry, or download it yourself and put it in {folder}"
-            )
-        os.replace(tmp, target)
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=sha256.lower() if sha256 else None,
+                                       progress=progress)
     except urllib.error.HTTPError as exc:
         raise _offline_error(filename, url, folder, f"the server answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
         raise _offline_error(filename, url, folder) from exc
+    except RuntimeError as exc:
+        if "invalid hash value" not in str(exc):
+            raise
+        raise ModelError(
+            f"downloaded {filename} does not match its sha256 (expected {sha256}...): "
+            f"retry, or download it yourself and put it in {folder}"
+        ) from exc
+    except OSError as exc:
+        raise ModelError(f"cannot write {filename} to the weights cache {folder} ({_short(exc)})") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        socket.setdefaulttimeout(previous_timeout)
     return target
-
-
-def _fetch(url: str, fd: int, label: str, progress: bool, timeout_s: float) -> str:
-    """Stream ``url`` into the open file ``fd`` (closed here); return the sha256 hex digest."""
-    from tqdm import tqdm
-
-    h = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "pano"})
-    with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout_s) as response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress) as bar:
-            while block := response.read(1 << 20):
-                out.write(block)
-                h.update(block)
-                bar.update(len(block))
-    return h.hexdigest()
 
 
 def check_state_fits(state: Mapping[str, torch.Tensor], net: torch.nn.Module, source: str, name: str, hint: str) -> None:
