@@ -336,13 +336,17 @@ def _dream_e2e(width: int, dry_width: int, limit_s: float, memory_gb: float | No
         if not ctx.dry:  # model load into the page cache, cuDNN autotune at the working size: not counted
             warm = dream.end_to_end_in_process(1024, device, folder, extra)
         secs = dream.end_to_end_in_process(w, device, folder, extra)
+        runs = 1
+        for _ in range(ctx.repeats(secs, 2) - 1 if not ctx.dry else 0):  # best of two where the budget allows
+            secs, runs = min(secs, dream.end_to_end_in_process(w, device, folder, extra)), runs + 1
         checks = [Check(f"dream {w}x{w // 2} end to end", secs, "s", "<", limit_s)]
         if memory_gb is not None:
             checks.append(Check(f"dream {w}x{w // 2} peak GPU memory", None, "GB GPU", "<", memory_gb))  # set by run_check
         source = "shared photo" if dream.PHOTO.exists() else "synthetic sphere (shared photo absent)"
-        notes = (f"pano dream at defaults, JPEG file to file, in-process CLI; {source}"
+        settings = "dry run: --size 128 --octaves 1 --steps 1" if ctx.dry else "defaults"
+        notes = (f"pano dream at {settings}, JPEG file to file, in-process CLI, best of {runs}; {source}"
                  + (f"; warm-up 1024x512 run {warm:.1f} s not counted" if warm is not None else ""))
-        return Outcome(checks, {"seconds": secs, "warmup_s": warm, "width": w}, notes,
+        return Outcome(checks, {"seconds": secs, "runs": runs, "warmup_s": warm, "width": w}, notes,
                        profile=lambda: dream.end_to_end_in_process(w, device, folder, extra), profile_s=secs * 1.3)
 
     return run
@@ -475,7 +479,8 @@ def _video(filter_name: str, width: int, dry_width: int, frames: int):
         checks = [Check(f"video {filter_name} {label}", r["fps"], "frames/s", ">=", 2.0)]
         model = getattr(filt, "model_name", None)
         notes = (f"{r['frames']} frames through pano video's frame loop (coherence on, PNG frames out; no MP4: "
-                 f"no PyAV); {source}; {filter_name} at defaults{f' ({model})' if model else ''}; warm-up frame "
+                 f"no PyAV); {source}; {filter_name} at {'defaults' if not ctx.dry or filter_name != 'dream' else 'size 128, 1 octave x 1 step (dry run)'}"
+                 f"{f' ({model})' if model else ''}; warm-up frame "
                  f"{warm:.1f} s not counted")
 
         def one_frame():
