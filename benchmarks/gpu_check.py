@@ -22,7 +22,9 @@ the clip is absent) into a folder of JPEG photospheres, and ``pano video``'s fra
 out) runs over that folder: no MP4 decode or encode is counted.
 
 Writes ``gpu_check.json`` and ``gpu_check.md`` to ``--out`` after every measurement (a run cut short keeps what
-it measured) and prints the table at the end.
+it measured) and prints the table at the end. On a lent machine whose results come back from ``$OUT``:
+``python benchmarks/gpu_check.py --out "$OUT/gpu_results"`` with ``.whl`` carried and a limit of about 540 s
+(budget 420 s, plus imports, CUDA start and the last measurement's overrun).
 """
 
 from __future__ import annotations
@@ -476,6 +478,11 @@ def _video(filter_name: str, width: int, dry_width: int, frames: int):
         filt(x)  # warm-up: cuDNN autotune, caches
         ctx.sync()
         warm = time.perf_counter() - t0
+        # frames sized to what the later measurements leave (the warm-up frame, with autotuning, is the upper
+        # bound of a frame's cost); at least 2
+        fit = max(2, min(n, int((ctx.left() - ctx.reserved_s) / max(warm, 0.05) / 1.5)))
+        for extra in sorted(folder.glob("*.jpg"))[fit:]:
+            extra.unlink()
         r = video.frames_per_second(folder, filt, ctx.tmp / f"out_{filter_name}")
         label = f"{in_w}x{in_w // 2} -> {out_w}x{out_w // 2}" if filter_name == "upscale" else f"{out_w}x{out_w // 2}"
         checks = [Check(f"video {filter_name} {label}", r["fps"], "frames/s", ">=", 2.0)]
@@ -516,7 +523,7 @@ def measurements() -> list[Measurement]:
         Measurement("dream_8192", "dream 8192x4096 end to end", 50, _dream_e2e(8192, 384, 40.0, memory_gb=20.0)),
         Measurement("dream_classic", "dream vs classic tile loop", 35, _dream_classic),
         Measurement("pix2pix", "pix2pix training vs plain loop", 30, _pix2pix),
-        Measurement("video_dream", "video dream 3840x1920", 40, _video("dream", 3840, 256, 5)),
+        Measurement("video_dream", "video dream 3840x1920", 45, _video("dream", 3840, 256, 5)),
         Measurement("video_upscale", "video upscale 960x480 -> 3840x1920", 30, _video("upscale", 3840, 64, 5)),
         Measurement("upscale_animevideov3", "upscale animevideov3 2048x1024 -> 8192x4096", 20,
                     _upscale_compare("realesr-animevideov3", False)),
