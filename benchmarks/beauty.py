@@ -30,16 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int, optimised: bool, args) -> dict:
+def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int, optimised: bool, size: int = 256,
+                  batch: int = 4, workers: int = 0, condition: str = "clusters", ngf: int = 64) -> dict:
+    """Steps and images per second of :func:`pano.filters.beauty.train` on ``folder``, timed from the end of
+    ``warmup`` steps to the last of ``steps`` more: the optimised loop (``workers`` loader processes) or the
+    plain fp32 loop. ``ngf`` is the generator's and the discriminator's base width."""
     from pano.filters.beauty import TrainConfig, train
     from pano.filters.conditions import ConditionSpec
 
     config = TrainConfig(
-        condition=ConditionSpec(args.condition),
-        size=args.size,
+        condition=ConditionSpec(condition),
+        size=size,
         steps=warmup + steps,
-        batch=args.batch,
-        num_workers=args.workers if optimised else 0,
+        batch=batch,
+        ngf=ngf,
+        ndf=ngf,
+        num_workers=workers if optimised else 0,
         precision="auto" if optimised else "fp32",
         channels_last=None if optimised else False,
         checkpoint_every=0,
@@ -58,7 +64,7 @@ def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int
         train(folder, Path(tmp) / "bench.safetensors", config, device=device, on_step=on_step,
               on_start=lambda s: info.update(dtype=s.dtype, images=s.images))
     seconds = marks[warmup + steps] - marks[warmup]
-    return {"steps_s": steps / seconds, "images_s": steps * args.batch / seconds, "dtype": info["dtype"],
+    return {"steps_s": steps / seconds, "images_s": steps * batch / seconds, "dtype": info["dtype"],
             "images": info["images"]}
 
 
@@ -100,9 +106,11 @@ def main() -> None:
     print(f"{args.warmup} warm-up + {args.steps} timed steps per variant\n")
 
     rows = []
-    base = time_training(args.folder, device, steps=args.steps, warmup=args.warmup, optimised=False, args=args)
+    common = dict(steps=args.steps, warmup=args.warmup, size=args.size, batch=args.batch, workers=args.workers,
+                  condition=args.condition)
+    base = time_training(args.folder, device, optimised=False, **common)
     rows.append(("plain fp32 (workers 0)", base))
-    opt = time_training(args.folder, device, steps=args.steps, warmup=args.warmup, optimised=True, args=args)
+    opt = time_training(args.folder, device, optimised=True, **common)
     cl = " channels-last" if device.type == "cuda" else ""
     rows.append((f"optimised ({opt['dtype']}{cl}, workers {args.workers})", opt))
     data = time_data(args.folder, batches=max(4, args.steps), args=args)

@@ -16,7 +16,6 @@ import platform
 import time
 
 import numpy as np
-import py360convert
 import torch
 
 from pano.device import resolve_device
@@ -40,41 +39,51 @@ def best_of(fn, repeat: int) -> float:
     return min(times)
 
 
+def round_trip(width: int, device: torch.device, repeat: int = 2, oracle: bool = True) -> dict:
+    """pano's equirect -> cube faces -> equirect at ``width`` (faces ``width / 4``): first call and best of
+    ``repeat``; with ``oracle``, py360convert's round trip too and the mean absolute difference."""
+    height, face = width // 2, width // 4
+    img = test_image(height, width)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].to(device)
+
+    def ours():
+        with torch.inference_mode():
+            out = cubemap_to_equirect(equirect_to_cubemap(x, face), height, width)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return out
+
+    result = {"first_s": best_of(ours, 1)}  # first call: builds and caches the sampling grids
+    result["pano_s"] = best_of(ours, repeat)
+    result["mp_s"] = width * height / 1e6 / result["pano_s"]
+    if oracle:
+        import py360convert
+
+        def reference():
+            faces = py360convert.e2c(img, face, cube_format="list")
+            return py360convert.c2e(faces, height, width, cube_format="list")
+
+        result["py360convert_s"] = best_of(reference, 1)
+        result["mae"] = float(np.abs(ours()[0].permute(1, 2, 0).cpu().numpy() - reference()).mean())
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[4096, 8192], help="equirect widths")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    import py360convert
+
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     print(f"device: {device} ({name}); torch {torch.__version__}, py360convert {py360convert.__version__ if hasattr(py360convert, '__version__') else ''}")
     print(f"{'size':>11} | {'py360convert s':>14} | {'pano 1st call s':>15} | {'pano s':>8} | {'pano MP/s':>9} | {'speed-up':>8} | {'MAE vs oracle':>13}")
     for width in args.sizes:
-        height = width // 2
-        face = width // 4
-        img = test_image(height, width)
-
-        def oracle():
-            faces = py360convert.e2c(img, face, cube_format="list")
-            return py360convert.c2e(faces, height, width, cube_format="list")
-
-        t_ref = best_of(oracle, 1)
-        ref = oracle()
-        x = torch.from_numpy(img).permute(2, 0, 1)[None].to(device)
-
-        def ours():
-            with torch.inference_mode():
-                out = cubemap_to_equirect(equirect_to_cubemap(x, face), height, width)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            return out
-
-        t_cold = best_of(ours, 1)  # first call: builds and caches the sampling grids
-        t_ours = best_of(ours, args.repeat)
-        mae = float(np.abs(ours()[0].permute(1, 2, 0).cpu().numpy() - ref).mean())
-        mp = width * height / 1e6
-        print(f"{width:>5}x{height:<5} | {t_ref:>14.2f} | {t_cold:>15.2f} | {t_ours:>8.3f} | {mp / t_ours:>9.1f} | {t_ref / t_ours:>7.1f}x | {mae:>13.4f}")
+        r = round_trip(width, device, args.repeat)
+        print(f"{width:>5}x{width // 2:<5} | {r['py360convert_s']:>14.2f} | {r['first_s']:>15.2f} | {r['pano_s']:>8.3f} | "
+              f"{r['mp_s']:>9.1f} | {r['py360convert_s'] / r['pano_s']:>7.1f}x | {r['mae']:>13.4f}")
 
 
 if __name__ == "__main__":

