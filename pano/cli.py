@@ -70,11 +70,24 @@ def cli() -> None:
     """
 
 
+def usage_error_line(exc: click.UsageError) -> str:
+    """Click's usage error as one line: ``pano: error: <message> (see pano CMD --help)``.
+
+    Click prints the usage, a hint and the error on four lines; pano's errors are one line, so its
+    usage errors are too. ``--help`` still shows the full usage text."""
+    message = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "pano"
+    return f"pano: error: {message} (see {where} --help)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback."""
     try:
         cli.main(args=argv, prog_name="pano", standalone_mode=False)
-    except click.ClickException as exc:  # PanoError and click's own usage errors
+    except click.UsageError as exc:  # click's own: one line too, naming the command's --help
+        click.echo(usage_error_line(exc), err=True)
+        sys.exit(2)
+    except click.ClickException as exc:  # PanoError
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
