@@ -35,7 +35,7 @@ import numpy as np
 
 from pano.errors import InputError, OutputError
 from pano.io.atomic import atomic_output, check_output_path
-from pano.io.gpano import SphereGeometry, gpano_xmp, parse_gpano
+from pano.io.gpano import SphereGeometry, gpano_problem, gpano_xmp, is_two_to_one, parse_gpano
 
 if TYPE_CHECKING:  # imported where tensors are made: `pano info` never loads torch
     import torch
@@ -440,11 +440,6 @@ def read_image(
     return img
 
 
-def is_two_to_one(width: int, height: int) -> bool:
-    """True when ``width`` is twice ``height`` to within a pixel (and 0.5 %)."""
-    return abs(width - 2 * height) <= max(2, 0.005 * width)
-
-
 def sphere_geometry(
     img: PanoImage | DecodedImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
 ) -> tuple[SphereGeometry | None, Kind]:
@@ -469,6 +464,12 @@ def sphere_geometry(
     w, h = size if size is not None else (img.width, img.height)
     sw, sh = img.source_size
     g = img.gpano
+    problem = gpano_problem(img.xmp) if g is None else None
+    if problem is not None and mode == "sphere":
+        raise InputError(
+            f"{img.path.name} has an invalid GPano block ({problem}): use --full-sphere to treat it as a full "
+            "sphere, or --flat"
+        )
     if g is not None and mode == "sphere" and g.projection != "equirectangular":
         raise InputError(
             f"{img.path} is a {g.projection} panorama (GPano): pano needs equirectangular; use --flat to "
@@ -632,7 +633,7 @@ def write_image(
     if geometry is not None:
         xmp: bytes | None = gpano_xmp(geometry, xmp_extra)
     else:  # flat output: keep the source's XMP unless it would describe a sphere that is not there
-        xmp = like.xmp if like is not None and like.gpano is None else None
+        xmp = like.xmp if like is not None and like.gpano is None and gpano_problem(like.xmp) is None else None
     exif = _output_exif(like.exif if like is not None else None, width, height)
     icc = like.icc if like is not None else None
 
