@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from pano.commands.common import device_option, output_options, output_path, quiet_option
+from pathlib import Path
+
+from pano.commands.common import (
+    check_device,
+    check_image_extension,
+    device_option,
+    output_options,
+    output_path,
+    quiet_option,
+)
 
 
 def _progress_bar(quiet: bool):
@@ -102,6 +111,9 @@ def upscale(
 
     from pano.models.sr import SR_MODELS
 
+    check_device(device)
+    if output is not None:
+        check_image_extension(Path(output))
     img = read_image(input_path, mode="flat" if flat else "sphere")
     known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else 4 if model == "auto" else None)
     if known is not None:  # fail on the output before loading a model
