@@ -47,6 +47,9 @@ Kind = Literal["full", "partial", "flat"]
 #: ``max_pixels`` (CLI: ``--max-pixels N``; 0 means no limit).
 DEFAULT_MAX_PIXELS = 300_000_000
 
+#: Smallest image (width, height) that --full-sphere treats as a sphere: a seam needs columns on both sides.
+MIN_SPHERE_SIZE = (4, 2)
+
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 _READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF"}
 _ORIENTATION = 0x0112
@@ -256,7 +259,7 @@ def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2 (C libraries writing to stderr) for the duration."""
     try:
         sys.stderr.flush()
@@ -278,7 +281,7 @@ def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
-    with _quiet_stderr():  # libpng/libtiff print their complaints themselves; pano raises one line instead
+    with quiet_stderr():  # libpng/libtiff print their complaints themselves; pano raises one line instead
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise InputError(f"{path} is corrupt or unreadable (16-bit decode failed): re-export or re-download it")
@@ -366,15 +369,7 @@ def decode_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF etc.: never noise on stderr
-            fmt = _READ_FORMATS.get(im.format or "")
-            if fmt is None:
-                raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
-            w, h = im.size
-            if max_pixels and w * h > max_pixels:
-                raise InputError(
-                    f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
-                    f"if you trust the file, raise it with --max-pixels {w * h}"
-                )
+            fmt, (w, h) = _check_header(im, path, max_pixels)
             xmp, icc, exif, orientation = _metadata(im, fmt)
             bit_depth = _file_bit_depth(im, fmt, path)
             reduce = max(1, int(reduce))
@@ -394,6 +389,38 @@ def decode_image(
     sw, sh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     return DecodedImage(path=path, array=arr, bit_depth=bit_depth, format=fmt, exif=exif, icc=icc, xmp=xmp,
                         gpano=parse_gpano(xmp), orientation=orientation, source_size=(sw, sh))
+
+
+def _check_header(im, path: Path, max_pixels: int | None) -> tuple[str, tuple[int, int]]:
+    """``(format, (w, h))`` of an open Pillow image; InputError for other formats and too many pixels."""
+    fmt = _READ_FORMATS.get(im.format or "")
+    if fmt is None:
+        raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
+    w, h = im.size
+    if max_pixels and w * h > max_pixels:
+        raise InputError(
+            f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
+            f"if you trust the file, raise it with --max-pixels {w * h}"
+        )
+    return fmt, (w, h)
+
+
+def probe_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The ``(width, height)`` stored in an image file's header (before orientation), checked as
+    :func:`decode_image` checks it (missing, empty, not an image, other format, too many pixels) without
+    decoding the pixels: a quick check of many files before a long run. Truncated data is found only by
+    decoding.
+
+    Raises:
+        InputError: as :func:`decode_image`, except for truncated or corrupt pixel data.
+    """
+    path = Path(path)
+    _check_input_path(path)
+    im = _open(path)
+    try:
+        return _check_header(im, path, max_pixels)[1]
+    finally:
+        im.close()
 
 
 def read_image(
@@ -486,6 +513,11 @@ def sphere_geometry(
                 f"{img.path} is {sw}x{sh} but its GPano block describes a {g.crop_width}x{g.crop_height} "
                 "crop: use --full-sphere to treat it as a full sphere, or --flat"
             )
+    if mode == "force-sphere" and (sw < MIN_SPHERE_SIZE[0] or sh < MIN_SPHERE_SIZE[1]):
+        raise InputError(
+            f"{img.path.name} is {sw}x{sh}, too small for a sphere (at least {MIN_SPHERE_SIZE[0]}x"
+            f"{MIN_SPHERE_SIZE[1]} pixels): use --flat to process it as an ordinary photo"
+        )
     if mode == "force-sphere" or is_two_to_one(sw, sh):
         return SphereGeometry.full_sphere(w, h), "full"
     raise InputError(
