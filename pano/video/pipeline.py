@@ -42,6 +42,9 @@ from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
 
 ProgressFn = Callable[[int, int], None]
 
+#: Image files pano does not read, which FFmpeg would open as one-frame videos: refused as images are.
+OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".tga", ".ppm", ".pgm", ".heic", ".avif", ".jxl"}
+
 
 @dataclass(frozen=True)
 class VideoOptions:
@@ -114,14 +117,14 @@ def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
     """A video file or a folder of photospheres as a frame source."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file or folder: check the path")
+        raise InputError(f"{path} does not exist: check the name of the video or folder")
     if options.every < 1:
         raise InputError("--every must be 1 or more")
     if options.width is not None and options.width < 8:
         raise InputError("--width must be at least 8 pixels")
     if path.is_dir():
         return FolderSource.open(path, options.fps or 24, options.every, options.sort, options.width)
-    if path.suffix.lower() in IMAGE_SUFFIXES:  # one photosphere: read like every image, never by FFmpeg
+    if path.suffix.lower() in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES:  # one image: read like every image, not by FFmpeg
         return FolderSource.of_image(path, options.fps or 24, options.width)
     return VideoSource.open(path, options.every, options.width)
 
