@@ -254,6 +254,9 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         strict=strict,
     )
     check_outputs(out, frames_out, options)  # before the filter's model loads
+    from pano.video.pipeline import open_source  # noqa: PLC0415
+
+    open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
     filt = build_filter(filter_name, filter_options)
 
     from tqdm import tqdm  # noqa: PLC0415
