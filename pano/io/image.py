@@ -520,9 +520,10 @@ def sphere_geometry(
         )
     if mode == "force-sphere" or is_two_to_one(sw, sh):
         return SphereGeometry.full_sphere(w, h), "full"
+    tiny = sw < MIN_SPHERE_SIZE[0] or sh < MIN_SPHERE_SIZE[1]
     raise InputError(
         f"{img.path.name} is {sw}x{sh}, neither 2:1 nor a GPano photosphere: use --flat to process it as an "
-        "ordinary photo, or --full-sphere to treat it as a full sphere anyway"
+        "ordinary photo" + ("" if tiny else ", or --full-sphere to treat it as a full sphere anyway")
     )
 
 
