@@ -367,10 +367,18 @@ def view_size_problem(settings: DreamSettings, width: int, height: int, min_size
     fewest = next((n for n in range(s.octaves - 1, 0, -1) if smallest_view(replace(s, octaves=n), width, height) >= min_size), None)
     if fewest is not None:
         fixes.append(f"--octaves {fewest} or fewer")
-    if not s.flat and s.size < width:
-        size = next((z for z in range(s.size, min(width, 32768) + 1, 8) if smallest_view(replace(s, size=z), width, height) >= min_size), None)
-        if size is not None:
-            fixes.append(f"--size {size} or more")
+    def least_size(octaves: int) -> int | None:
+        if s.flat or s.size >= width:
+            return None
+        ok = (z for z in range(s.size, min(width, 32768) + 1, 8)
+              if smallest_view(replace(s, size=z, octaves=octaves), width, height) >= min_size)
+        return next(ok, None)
+
+    size = least_size(s.octaves)
+    if size is not None:
+        fixes.append(f"--size {size} or more")
+    elif not fixes and s.octaves > 1 and (size := least_size(1)) is not None:
+        fixes.append(f"--size {size} or more with --octaves 1")
     if not fixes:
         fixes.append(f"a larger {what}")
     octaves = f"{s.octaves} octave{'s' if s.octaves != 1 else ''}"
