@@ -7,6 +7,7 @@ Every :class:`pano.errors.PanoError` becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -70,6 +71,16 @@ def cli() -> None:
     """
 
 
+def _terminate_as_interrupt() -> None:
+    def interrupt(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (main() called from a library): leave signals alone
+        pass
+
+
 def usage_error_line(exc: click.UsageError) -> str:
     """Click's usage error as one line: ``pano: error: <message> (see pano CMD --help)``.
 
@@ -81,7 +92,11 @@ def usage_error_line(exc: click.UsageError) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback."""
+    """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback.
+
+    SIGTERM is handled as Ctrl-C, so a terminated run cleans up the same way (temp files removed, the
+    video work folder kept for --resume)."""
+    _terminate_as_interrupt()
     try:
         cli.main(args=argv, prog_name="pano", standalone_mode=False)
     except click.UsageError as exc:  # click's own: one line too, naming the command's --help

@@ -184,3 +184,27 @@ def test_full_disk_during_video_is_one_line_and_cleans_up(clip, tiny_disk: Path,
     work = tiny_disk / ".c.mp4.pano-work"
     if work.exists():
         assert "--resume" in lines[0] and list(work.glob("f*.png"))
+
+
+def test_sigterm_mid_video_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    """Temp files are cleaned on every exit path: SIGTERM mid-run is Ctrl-C's one line and exit 130, with no
+    .part file left and the finished frames kept for --resume."""
+    import signal
+    import time
+
+    clip = make_clip(tmp_path / "long.mp4", frames=100, audio=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                         str(Path(__file__).resolve().parent)])}
+    proc = subprocess.Popen([sys.executable, "-m", "pano", "video", str(clip), "-o", str(tmp_path / "o.mp4"), "-q",
+                             *TINT], stderr=subprocess.PIPE, text=True, env=env)
+    work = tmp_path / ".o.mp4.pano-work"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not list(work.glob("f000002.png")):
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run ended before it could be signalled")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130 and len(lines) == 1 and "--resume" in lines[0], err
+    assert not [p.name for p in tmp_path.iterdir() if ".part" in p.name] and list(work.glob("f*.png"))
