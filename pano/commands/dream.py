@@ -208,10 +208,10 @@ def _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pix
 
     spec = get_spec(settings.model)
     layer = layer or spec.default_layer
+    guide_t = read_image(guide, mode="flat", max_pixels=limit).pixels if guide else None  # inputs before the model
+    mask_t = _mask_tensor(mask, loaded, settings.flat, limit) if mask else None
     backbone = load_backbone(settings.model, weights=weights, device=dev, layers=[layer])
     backbone = backbone.to(memory_format=torch.channels_last)
-    guide_t = read_image(guide, mode="flat", max_pixels=limit).pixels if guide else None
-    mask_t = _mask_tensor(mask, loaded, settings.flat, limit) if mask else None
     return DreamFilter(backbone, settings, layer=layer, dtype=dtype, guide=guide_t, mask=mask_t)
 
 
