@@ -158,3 +158,13 @@ def test_truncated_image_is_an_error_for_video_as_for_every_command(tmp_path: Pa
     assert [a.code for a in answers] == [2, 2]
     assert answers[0].lines == answers[1].lines and "truncated or corrupt" in answers[0].lines[0]
     assert not (tmp_path / "cut_upscale.mp4").exists()
+
+
+@pytest.mark.parametrize("option", ["--mask", "--guide"])
+def test_dream_mask_and_guide_are_checked_before_the_model_loads(option: str, tmp_path: Path, capsys) -> None:
+    """Every input is checked before any work: a truncated --mask/--guide is the answer, not the missing
+    --weights file the model load would have tripped on."""
+    sphere = sphere_jpeg(tmp_path / "s.jpg", 256, 128)
+    cut = truncated_copy(sphere_jpeg(tmp_path / "m.jpg", 256, 128, seed=3), tmp_path / "cut.jpg", 0.4)
+    got = run_pano(capsys, "dream", sphere, option, cut, "--weights", tmp_path / "none.pth", "-q")
+    assert got.code == 2 and len(got.lines) == 1 and "cut.jpg is truncated or corrupt" in got.lines[0], got.err
