@@ -104,11 +104,16 @@ def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
         param = params.get(key)
         if param is None or key in _NOT_CHECKED or param.is_flag or isinstance(value, bool):
             continue
-        out[key] = param.type.convert(str(value), param, ctx)
-    if name == "dream" and isinstance(out.get("channels"), str):
-        from pano.commands.dream import _channels  # noqa: PLC0415
+        converted = param.type.convert(str(value), param, ctx)
+        out[key] = value if isinstance(param.type, click.Choice) else converted  # a choice "2" stays the number 2
+    if name == "dream":
+        if isinstance(out.get("channels"), str):
+            from pano.commands.dream import _channels  # noqa: PLC0415
 
-        out["channels"] = _channels(out["channels"])
+            out["channels"] = _channels(out["channels"])
+        for option, setting in (("jitter", "orientation"), ("fov", "fov_deg")):  # as pano dream maps them
+            if option in out:
+                out[setting] = out.pop(option)
     return out
 
 

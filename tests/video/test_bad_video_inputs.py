@@ -55,6 +55,9 @@ def test_video_channels_option_reaches_the_dream(clip: Path, tmp_path: Path, cap
 
     assert check_filter_options("dream", {"channels": 3})["channels"] == (3,)
     assert check_filter_options("dream", {"channels": "3,17,40-42"})["channels"] == (3, 17, 40, 41, 42)
+    # the other options keep the types their filters take; dream's --jitter/--fov map as in pano dream
+    assert check_filter_options("upscale", {"scale": 2, "tile": 64}) == {"scale": 2, "tile": 64}
+    assert check_filter_options("dream", {"jitter": "upright", "fov": 90}) == {"orientation": "upright", "fov_deg": 90.0}
 
 
 @pytest.mark.parametrize(
