@@ -37,6 +37,14 @@ SHORT_HELP: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        """As click's, but standalone errors are pano's one line (see :func:`run_standalone`)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        if complete_var is not None:
+            extra["complete_var"] = complete_var
+        run_standalone(self, args, prog_name, extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _available(name)]
 
@@ -91,14 +99,11 @@ def usage_error_line(exc: click.UsageError) -> str:
     return f"pano: error: {message} (see {where} --help)"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback.
-
-    SIGTERM is handled as Ctrl-C, so a terminated run cleans up the same way (temp files removed, the
-    video work folder kept for --resume)."""
-    _terminate_as_interrupt()
+def run_standalone(group: click.Group, args, prog_name, extra) -> None:  # noqa: ANN001
+    """Run ``group`` as a program: PanoError -> one line + exit 2, click's usage errors one line too;
+    Ctrl-C -> exit 130, no traceback."""
     try:
-        cli.main(args=argv, prog_name="pano", standalone_mode=False)
+        click.Group.main(group, args=args, prog_name=prog_name, standalone_mode=False, **extra)
     except click.UsageError as exc:  # click's own: one line too, naming the command's --help
         click.echo(usage_error_line(exc), err=True)
         sys.exit(2)
@@ -117,6 +122,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("pano: error: out of memory: try a smaller --size or --tile", err=True)
         sys.exit(2)
     sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (see :func:`run_standalone`). SIGTERM is handled as Ctrl-C, so a
+    terminated run cleans up the same way (temp files removed, the video work folder kept for --resume)."""
+    _terminate_as_interrupt()
+    cli.main(args=argv, prog_name="pano")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,6 +114,12 @@ def test_click_usage_errors_are_one_line(args: list[str], words: str, tmp_path: 
     got = run_pano(capsys, *[a.format(sphere=sphere, folder=tmp_path) for a in args])
     assert got.code == 2 and len(got.lines) == 1, got.err
     assert got.lines[0].startswith("pano: error: ") and words in got.lines[0] and "--help)" in got.lines[0]
+    from click.testing import CliRunner
+
+    from pano.cli import cli
+
+    direct = CliRunner().invoke(cli, [a.format(sphere=sphere, folder=tmp_path) for a in args])  # the group itself
+    assert direct.exit_code == 2 and direct.output.count("\n") == 1 and words in direct.output, direct.output
     helped = run_pano(capsys, *[a for a in args[:1] if a != "nonsense"], "--help")
     assert helped.code == 0 and helped.out.startswith("Usage: pano")
 
