@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from _bad_inputs import TinyDisk, files_under, png_claiming, run_pano, run_pano_process, sphere_jpeg, truncated_copy
 from clips import make_clip
