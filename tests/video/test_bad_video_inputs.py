@@ -210,3 +210,22 @@ def test_sigterm_mid_video_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 130 and len(lines) == 1 and "--resume" in lines[0], err
     assert not [p.name for p in tmp_path.iterdir() if ".part" in p.name] and list(work.glob("f*.png"))
+
+
+def test_decode_report_says_why_a_stream_ended_early(tmp_path: Path) -> None:
+    """#10: the warning covers fewer frames than declared, a shorter duration (no stored count: one frame of
+    slack) and a decode error; a stream not read to its end (--max-frames) or read whole gives none."""
+    from dataclasses import replace
+
+    from pano.io.video import DecodeReport, probe_video
+
+    info = probe_video(faststart_clip(tmp_path / "whole.mp4", frames=10))
+    assert info.declared_frames == 10
+    assert DecodeReport(frames=10, finished=True).shortfall(info) is None
+    assert DecodeReport(frames=3, finished=False).shortfall(info) is None
+    assert "3 of the 10 frames its container declares" in DecodeReport(frames=3, finished=True).shortfall(info)
+    by_duration = replace(info, declared_frames=0, frame_count=10)
+    assert DecodeReport(frames=9, finished=True).shortfall(by_duration) is None
+    assert "8 of the 10 frames its duration implies" in DecodeReport(frames=8, finished=True).shortfall(by_duration)
+    broken = DecodeReport(frames=4, finished=True, error="Invalid data found when processing input")
+    assert "decoding stopped after 4 frames (Invalid data" in broken.shortfall(info)
