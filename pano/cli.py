@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
 
 import click
@@ -37,6 +38,14 @@ SHORT_HELP: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        """As click's, but standalone errors are pano's one line (see :func:`run_standalone`)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        if complete_var is not None:
+            extra["complete_var"] = complete_var
+        run_standalone(self, args, prog_name, extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _available(name)]
 
@@ -71,11 +80,35 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: PanoError -> one line + exit 2; Ctrl-C -> exit 130, no traceback."""
+def _terminate_as_interrupt() -> None:
+    def interrupt(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        raise KeyboardInterrupt
+
     try:
-        cli.main(args=argv, prog_name="pano", standalone_mode=False)
-    except click.ClickException as exc:  # PanoError and click's own usage errors
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (main() called from a library): leave signals alone
+        pass
+
+
+def usage_error_line(exc: click.UsageError) -> str:
+    """Click's usage error as one line: ``pano: error: <message> (see pano CMD --help)``.
+
+    Click prints the usage, a hint and the error on four lines; pano's errors are one line, so its
+    usage errors are too. ``--help`` still shows the full usage text."""
+    message = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "pano"
+    return f"pano: error: {message} (see {where} --help)"
+
+
+def run_standalone(group: click.Group, args, prog_name, extra) -> None:  # noqa: ANN001
+    """Run ``group`` as a program: PanoError -> one line + exit 2, click's usage errors one line too;
+    Ctrl-C -> exit 130, no traceback."""
+    try:
+        click.Group.main(group, args=args, prog_name=prog_name, standalone_mode=False, **extra)
+    except click.UsageError as exc:  # click's own: one line too, naming the command's --help
+        click.echo(usage_error_line(exc), err=True)
+        sys.exit(2)
+    except click.ClickException as exc:  # PanoError
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -90,6 +123,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("pano: error: out of memory: try a smaller --size or --tile", err=True)
         sys.exit(2)
     sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (see :func:`run_standalone`). SIGTERM is handled as Ctrl-C, so a
+    terminated run cleans up the same way (temp files removed, the video work folder kept for --resume)."""
+    _terminate_as_interrupt()
+    cli.main(args=argv, prog_name="pano")
 
 
 if __name__ == "__main__":  # pragma: no cover

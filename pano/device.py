@@ -11,6 +11,9 @@ from pano.errors import DeviceError
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
+#: Device types pano runs on (``--device``); torch knows more (xpu, meta, ...) that pano does not support.
+SUPPORTED_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` -> CUDA if present, else CPU; otherwise the named device, checked to exist."""
@@ -18,8 +21,10 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise DeviceError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from exc
+    if device.type not in SUPPORTED_DEVICE_TYPES:  # xpu, meta, hpu...: torch knows them, pano's models do not run there
+        raise DeviceError(f"pano does not run on {device.type!r} devices: use auto, cpu, cuda or cuda:N")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"device {name!r} requested but CUDA is not available: use --device cpu")

@@ -17,6 +17,10 @@ class PanoError(click.ClickException):
     def format_message(self) -> str:  # one line, always
         return " ".join(str(self.message).split())
 
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        """``pano: error: <message>``, one line on stderr (click's own would say ``Error:``)."""
+        click.echo(f"pano: error: {self.format_message()}", file=file, err=file is None)
+
 
 class InputError(PanoError):
     """The input file is missing, unreadable, or not something pano can process."""

@@ -133,10 +133,10 @@ def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, fla
     from pano.io.image import read_image, write_image
 
     dev = resolve_device(device)
-    beauty_model = load_model(model, dev)
     img = read_image(image, mode="flat" if flat else "force-sphere" if full_sphere else "sphere")
     if img.kind == "partial":
         raise InputError(f"{image} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
+    beauty_model = load_model(model, dev)
     filt = BeautyFilter(beauty_model, view_size=view_size, flat=flat, precision=precision)
     bar = None
     if not quiet:

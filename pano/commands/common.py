@@ -19,7 +19,26 @@ def output_path(input_path: str | Path, suffix: str, output: str | None, overwri
     """The output path for a command (default beside the input), checked to be writable now,
     before any expensive work starts."""
     path = Path(output) if output else default_output_path(input_path, suffix)
+    check_image_extension(path)
     return check_output_path(path, overwrite)
+
+
+def check_image_extension(path: Path) -> None:
+    """An image output's extension must be one pano writes: refused before any work, not after it."""
+    from pano.errors import OutputError
+    from pano.io.image import FORMATS
+
+    if path.suffix.lower() not in FORMATS:
+        raise OutputError(
+            f"cannot write {path.suffix or 'extension-less'} files ({path.name}): use .jpg, .png, .webp or .tif"
+        )
+
+
+def check_device(device: str) -> None:
+    """``--device`` checked before any work (an unknown or unsupported device is one line)."""
+    from pano.device import resolve_device
+
+    resolve_device(device)
 
 
 def device_option(f):

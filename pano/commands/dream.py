@@ -105,6 +105,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
     settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
 
     loaded, pixels = _read_input(image, mode, settings.size, limit)
+    _check_view_size(settings, pixels)
     filt = _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pixels, limit)
     say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {min(settings.size, pixels.shape[-1])} px")
 
@@ -122,6 +123,17 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
     xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
     _write(result, out_path, loaded, image, flat, scale, overwrite, xmp)
     say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
+
+
+def _check_view_size(settings, pixels) -> None:
+    """Views too small for the model are refused before the model loads, naming what to change."""
+    from pano.errors import InputError
+    from pano.filters.dream import view_size_problem
+    from pano.models.registry import get_spec
+
+    problem = view_size_problem(settings, pixels.shape[-1], pixels.shape[-2], get_spec(settings.model).min_size)
+    if problem is not None:
+        raise InputError(problem)
 
 
 def _dtype_name(dtype) -> str:
@@ -196,10 +208,10 @@ def _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pix
 
     spec = get_spec(settings.model)
     layer = layer or spec.default_layer
+    guide_t = read_image(guide, mode="flat", max_pixels=limit).pixels if guide else None  # inputs before the model
+    mask_t = _mask_tensor(mask, loaded, settings.flat, limit) if mask else None
     backbone = load_backbone(settings.model, weights=weights, device=dev, layers=[layer])
     backbone = backbone.to(memory_format=torch.channels_last)
-    guide_t = read_image(guide, mode="flat", max_pixels=limit).pixels if guide else None
-    mask_t = _mask_tensor(mask, loaded, settings.flat, limit) if mask else None
     return DreamFilter(backbone, settings, layer=layer, dtype=dtype, guide=guide_t, mask=mask_t)
 
 

@@ -49,7 +49,8 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
             geometry, kind = sphere_geometry(img, "sphere", size=img.source_size)
         except InputError as exc:
             geometry, kind = None, "flat"
-            hint = exc.format_message().split(": ", 1)[-1]
+            message = exc.format_message()
+            hint = message.split(" has ", 1)[-1] if " has an invalid GPano block" in message else message.split(": ", 1)[-1]
     g = geometry
     bounds = list(g.lon_lat_bounds_deg()) if g is not None else None
     gp = img.gpano

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from pano.commands.common import device_option, output_options, output_path, quiet_option
+from pathlib import Path
+
+from pano.commands.common import (
+    check_device,
+    check_image_extension,
+    device_option,
+    output_options,
+    output_path,
+    quiet_option,
+)
 
 
 def _progress_bar(quiet: bool):
@@ -59,6 +68,7 @@ def _progress_bar(quiet: bool):
     help="auto: bf16 on CUDA, fp32 on the CPU.",
 )
 @click.option("--flat", is_flag=True, help="Upscale an ordinary photo (no wrap-around or pole padding).")
+@click.option("--full-sphere", is_flag=True, help="Treat the image as a full sphere even if it is not 2:1 (or its GPano block is invalid).")
 @click.option(
     "--keep-seam", is_flag=True,
     help="Leave a stitching step at ±180° as it is (by default it is spread over W/128 columns first, "
@@ -75,6 +85,7 @@ def upscale(
     device: str,
     precision: str,
     flat: bool,
+    full_sphere: bool,
     keep_seam: bool,
     quiet: bool,
 ) -> None:
@@ -102,7 +113,14 @@ def upscale(
 
     from pano.models.sr import SR_MODELS
 
-    img = read_image(input_path, mode="flat" if flat else "sphere")
+    from pano.errors import InputError
+
+    check_device(device)
+    if output is not None:
+        check_image_extension(Path(output))
+    if flat and full_sphere:
+        raise InputError("--flat and --full-sphere contradict each other: choose one")
+    img = read_image(input_path, mode="flat" if flat else "force-sphere" if full_sphere else "sphere")
     known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else 4 if model == "auto" else None)
     if known is not None:  # fail on the output before loading a model
         output_path(input_path, f"x{known}", output, overwrite)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
-from pano.errors import InputError, ModelError
+from pano.errors import InputError, ModelError, OutputError
 
 FILTERS = ("dream", "beauty", "upscale")
 
@@ -77,6 +77,59 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
         raise InputError(f"bad option for --filter {name}: {exc}: see pano {name} --help") from exc
 
 
+#: The command whose options a ``--filter NAME`` takes (``pano video --filter dream --steps 0`` is refused
+#: as ``pano dream --steps 0`` is).
+_FILTER_COMMANDS = {
+    "dream": ("pano.commands.dream", "dream", "pano dream"),
+    "upscale": ("pano.commands.upscale", "upscale", "pano upscale"),
+    "beauty": ("pano.commands.beauty", "apply_cmd", "pano beauty apply"),
+}
+_NOT_CHECKED = {"device", "model", "seed"}  # pano video's own, or free-form (a model name or file)
+
+
+def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` converted and range-checked by the options of the filter's own command; a bad value is
+    click's one-line usage error, before any work. Options that command does not have are left to the
+    filter (which refuses unknown names).
+
+    Raises:
+        click.BadParameter: a value out of range or of the wrong type.
+    """
+    module_name, attr, path = _FILTER_COMMANDS[name]
+    command = getattr(importlib.import_module(module_name), attr)
+    params = {p.name: p for p in command.params if isinstance(p, click.Option)}
+    ctx = click.Context(command, info_name=path)
+    out = dict(options)
+    for key, value in options.items():
+        param = params.get(key)
+        if param is None or key in _NOT_CHECKED or param.is_flag or isinstance(value, bool):
+            continue
+        converted = param.type.convert(str(value), param, ctx)
+        out[key] = value if isinstance(param.type, click.Choice) else converted  # a choice "2" stays the number 2
+    if name == "dream":
+        if isinstance(out.get("channels"), str):
+            from pano.commands.dream import _channels  # noqa: PLC0415
+
+            out["channels"] = _channels(out["channels"])
+        for option, setting in (("jitter", "orientation"), ("fov", "fov_deg")):  # as pano dream maps them
+            if option in out:
+                out[setting] = out.pop(option)
+    return out
+
+
+def check_outputs(output: Path | None, frames_out: Path | None, options: Any) -> None:
+    """The video output and the frames folder, checked before the filter's model loads."""
+    from pano.io.atomic import check_output_path  # noqa: PLC0415
+    from pano.video.pipeline import check_frames_dir  # noqa: PLC0415
+
+    if output is not None:
+        if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+            raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
+        check_output_path(output, options.overwrite)
+    if frames_out is not None:
+        check_frames_dir(frames_out, options.overwrite, options.resume)
+
+
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @output_options
@@ -112,6 +165,7 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
 @click.option("--encode-preset", default="medium", show_default=True, help="x264/x265 speed preset (ultrafast ... veryslow).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed: frame i runs with seed + i (deterministic, so --resume repeats it).")
 @click.option("--sort", type=click.Choice(["name", "time"]), default="name", show_default=True, help="Order of a folder's images (time: EXIF).")
+@click.option("--strict", is_flag=True, help="A video that ends early (truncated, decode errors) is an error, not a warning.")
 @click.option("--frames-out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also (or, without -o, only) write PNG frames here.")
 @device_option
 @quiet_option
@@ -141,6 +195,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     seed: int,
     sort: str,
     frames_out: Path | None,
+    strict: bool,
     device: str,
     quiet: bool,
 ) -> None:
@@ -166,9 +221,13 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     if ":" not in filter_name:
         if filter_name not in FILTERS:
             raise InputError(f"unknown filter {filter_name!r}: use dream, beauty or upscale")
+        filter_options = check_filter_options(filter_name, filter_options)
         filter_options.setdefault("device", device)
         if filter_name == "dream":
             filter_options.setdefault("seed", seed)  # the dream's own random rotations
+    from pano.device import resolve_device  # noqa: PLC0415
+
+    resolve_device(str(filter_options.get("device", device)))
     suffix = filter_name.split(":")[-1]
     out: Path | None
     if output is not None:
@@ -197,7 +256,12 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         sort=sort,  # type: ignore[arg-type]
         resume=resume,
         overwrite=overwrite,
+        strict=strict,
     )
+    check_outputs(out, frames_out, options)  # before the filter's model loads
+    from pano.video.pipeline import open_source  # noqa: PLC0415
+
+    open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
     filt = build_filter(filter_name, filter_options)
 
     from tqdm import tqdm  # noqa: PLC0415
@@ -220,11 +284,21 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     except KeyboardInterrupt:
         if state["bar"] is not None:
             state["bar"].close()
-        click.echo(f"pano: stopped after {state['done']} frames: run the same command with --resume to continue", err=True)
-        raise
+            state["bar"] = None
+        from pano.video.state import work_dir_for  # noqa: PLC0415
+
+        work = work_dir_for(out if out is not None else frames_out)  # type: ignore[arg-type]
+        if work.is_dir():
+            click.echo(f"pano: stopped after {state['done']} frames: run the same command with --resume to continue "
+                       f"(finished frames kept in {work})", err=True)
+        else:
+            click.echo(f"pano: stopped after {state['done']} frames; nothing was kept", err=True)
+        raise SystemExit(130) from None
     finally:
         if state["bar"] is not None:
             state["bar"].close()
+    for warning in result.warnings:  # even with -q: the output is shorter than the input
+        click.echo(f"pano: warning: {warning}", err=True)
     if not quiet:
         for note in result.notes:
             click.echo(f"note: {note}", err=True)

@@ -7,11 +7,66 @@ import secrets
 import threading
 import webbrowser
 
+from pathlib import Path
+
 import click
 
 from pano.errors import PanoError
 
 DEFAULT_PORT = 8360
+
+
+def media_problem(path: Path, kind: str) -> str | None:
+    """Why a browser could not show ``path`` (an ``"image"`` or ``"video"``), in one line, or None.
+
+    Images are decoded (at 1/8 size: the whole file is read, so truncated data is found) with pano's own
+    checks (empty, not an image, decompression-bomb header); videos are probed for a video stream and
+    their first frame is decoded (audio-only, not a video, no frames)."""
+    from pano.errors import InputError
+
+    try:
+        if kind == "image":
+            from pano.io.image import decode_image
+
+            decode_image(path, reduce=8)
+        else:
+            from pano.io.video import iter_video_frames, probe_video
+
+            probe_video(path)
+            frames = iter_video_frames(path)
+            try:
+                if next(frames, None) is None:
+                    return f"{path}: no video frame could be decoded"
+            finally:
+                frames.close()
+    except InputError as exc:
+        return exc.format_message()
+    return None
+
+
+def _showable(gallery, n_compare: int):
+    """The gallery without the files that cannot be shown (one line on stderr for each); PanoError when
+    nothing is left."""
+    from pano.viewer.media import build_gallery
+
+    problems = {mf.path: why for mf in gallery.files if (why := media_problem(mf.path, mf.kind)) is not None}
+    if not problems:
+        return gallery
+    files: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    for i, item in enumerate(gallery.items):
+        good = [mf for mf in (item.a, item.b) if mf is not None and mf.path not in problems]
+        if i < n_compare and len(good) == 2:
+            pairs.append((str(item.a.path), str(item.b.path)))
+        else:
+            files.extend(str(mf.path) for mf in good)
+    reasons = list(problems.values())
+    if not files and not pairs:  # one error line, as for every refused input
+        more = f" (and {len(reasons) - 1} more file{'s' if len(reasons) > 2 else ''})" if len(reasons) > 1 else ""
+        raise PanoError(f"nothing can be shown: {reasons[0]}{more}")
+    for why in reasons:
+        click.echo(f"pano view: skipped {why}", err=True)
+    return build_gallery(files, pairs)
 
 
 @click.command(
@@ -74,7 +129,7 @@ def view(
 
     if not files and not compare:
         raise PanoError("name something to show: pano view FILE|FOLDER ... (or --compare A B)")
-    gallery = build_gallery(list(files), list(compare))
+    gallery = _showable(build_gallery(list(files), list(compare)), len(compare))
 
     token = ssl_context = public_host = None
     host = "127.0.0.1"

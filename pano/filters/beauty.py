@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pano.device import autocast, resolve_precision
-from pano.errors import InputError, ModelError
+from pano.errors import InputError, ModelError, OutputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.conditions import ConditionSpec, fit_cluster_centers, make_condition, to_uint8
 from pano.io.atomic import atomic_output
@@ -160,13 +160,23 @@ def save_model(path: str | os.PathLike, model: BeautyModel, *, overwrite: bool =
     Returns:
         The path written.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in _state_tensors(model.generator).items()}
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(model.metadata())})
+    _write_safetensors(path, tensors, {META_KEY: json.dumps(model.metadata())}, overwrite)
     return path
+
+
+def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str], overwrite: bool) -> None:
+    """``save_file`` through a temporary file; a full disk or a failing write is one :class:`OutputError`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        with atomic_output(path, overwrite=overwrite) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+    except (SafetensorError, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())[:100]
+        raise OutputError(f"cannot write {path} ({why}): free some disk space or choose another -o/--output") from None
 
 
 def _read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -460,8 +470,6 @@ def _load_opt(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.
 
 
 def _save_checkpoint(path: Path, nets: _Nets, step: int, config: TrainConfig) -> None:
-    from safetensors.torch import save_file
-
     tensors = {**_state_tensors(nets.G, "G."), **_state_tensors(nets.D, "D.")}
     tg, mg = _opt_tensors(nets.optG, "optG")
     td, md = _opt_tensors(nets.optD, "optD")
@@ -479,8 +487,7 @@ def _save_checkpoint(path: Path, nets: _Nets, step: int, config: TrainConfig) ->
         "optD": md,
         "scaler": nets.scaler.state_dict(),
     }
-    with atomic_output(path, overwrite=True) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+    _write_safetensors(path, tensors, {META_KEY: json.dumps(meta)}, overwrite=True)
 
 
 def _load_checkpoint(path: Path, nets: _Nets, device: torch.device) -> int:
@@ -562,8 +569,11 @@ def _save_preview(path: Path, generator: UNetGenerator, cond: torch.Tensor, real
     generator.train(was_training)
     rows = torch.cat([cond.cpu(), out, real.cpu()], dim=3)  # (B, 3, s, 3s)
     grid = torch.cat(list(rows), dim=1)  # (3, B*s, 3s)
-    with atomic_output(path, overwrite=True) as tmp:
-        Image.fromarray(to_uint8(grid[None])[0]).save(tmp)
+    try:
+        with atomic_output(path, overwrite=True) as tmp:
+            Image.fromarray(to_uint8(grid[None])[0]).save(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write the preview {path} ({exc.strerror or exc}): free some disk space") from None
 
 
 def l1_on_photos(generator: UNetGenerator, dataset: PhotoFolder, indices: list[int], dtype: torch.dtype = torch.float32) -> float:
@@ -618,7 +628,11 @@ def train(
     t0 = time.perf_counter()
     model_path = Path(model_path)
     ckpt = checkpoint_path(model_path)
+    if model_path.suffix.lower() != ".safetensors":
+        raise OutputError(f"a beauty model is a .safetensors file, not {model_path.name}: name it NAME.safetensors")
     check_output_path(model_path, overwrite=overwrite or resume)
+    if not resume and ckpt.exists() and not overwrite:
+        raise OutputError(f"checkpoint {ckpt} already exists: continue it with --resume, or replace it with --overwrite")
     if resume:
         if not ckpt.is_file():
             raise InputError(f"no checkpoint {ckpt} to resume from: train without --resume first")

@@ -134,6 +134,14 @@ class DreamFilter:
             out = equi + m * (out - equi)
         return out.clamp(0, 1)
 
+    def check_input_size(self, width: int, height: int) -> None:
+        """Raise :class:`InputError` (naming what to change) when a ``width`` x ``height`` input would give the
+        network views below its minimum size; called before any work (``pano video`` calls it per eye)."""
+        min_size = getattr(getattr(self.backbone, "spec", None), "min_size", 1)
+        problem = view_size_problem(self.settings, width, height, min_size)
+        if problem is not None:
+            raise InputError(problem)
+
     # -- objective ---------------------------------------------------------------------------------
     def _features(self, x: Tensor) -> Tensor:
         with autocast(self.device, self.dtype):
@@ -328,3 +336,51 @@ class _FlatTiles:
 
     def views(self, tiles: Tensor, index: slice) -> Tensor:
         return tiles[index]
+
+
+# -- input size check (before any work) ---------------------------------------------------------------
+
+
+def smallest_view(settings: DreamSettings, width: int, height: int) -> int:
+    """The side in px of the smallest view the network sees when dreaming a ``width`` x ``height`` input
+    (the full-sphere equirect, or the flat photo with ``settings.flat``): the coarsest octave's views."""
+    s = settings
+    if s.flat:
+        scale = min(1.0, s.size / max(height, width))
+        bh, bw = max(1, round(height * scale)), max(1, round(width * scale))
+        k = s.octaves - 1
+        return min(s.tile, max(16, round(bh / s.octave_scale**k)), max(16, round(bw / s.octave_scale**k)))
+    face = max(16, round(min(s.size, width) / 4))
+    f = max(16, round(face / s.octave_scale ** (s.octaves - 1)))
+    return min(s.tile, max(16, round(4 / math.pi * f * math.tan(math.radians(s.fov_deg) / 2))))
+
+
+def view_size_problem(settings: DreamSettings, width: int, height: int, min_size: int) -> str | None:
+    """Why ``settings`` cannot dream a ``width`` x ``height`` input with a network that needs ``min_size``
+    px views, naming what the user can change (``--size``, ``--octaves``, a larger input), or None."""
+    s = settings
+    view = smallest_view(s, width, height)
+    if view >= min_size:
+        return None
+    what = "photo" if s.flat else "sphere"
+    fixes = []
+    fewest = next((n for n in range(s.octaves - 1, 0, -1) if smallest_view(replace(s, octaves=n), width, height) >= min_size), None)
+    if fewest is not None:
+        fixes.append(f"--octaves {fewest} or fewer")
+    def least_size(octaves: int) -> int | None:
+        if s.flat or s.size >= width:
+            return None
+        ok = (z for z in range(s.size, min(width, 32768) + 1, 8)
+              if smallest_view(replace(s, size=z, octaves=octaves), width, height) >= min_size)
+        return next(ok, None)
+
+    size = least_size(s.octaves)
+    if size is not None:
+        fixes.append(f"--size {size} or more")
+    elif not fixes and s.octaves > 1 and (size := least_size(1)) is not None:
+        fixes.append(f"--size {size} or more with --octaves 1")
+    if not fixes:
+        fixes.append(f"a larger {what}")
+    octaves = f"{s.octaves} octave{'s' if s.octaves != 1 else ''}"
+    return (f"{s.model} needs views of at least {min_size} px, but this {width}x{height} {what} at --size {s.size} "
+            f"with {octaves} (x{s.octave_scale:g}) gives {view} px views: use {', or '.join(fixes)}")

@@ -261,6 +261,92 @@ def _to_bool(value: str) -> bool | None:
     return True if v in ("true", "1", "yes") else False if v in ("false", "0", "no") else None
 
 
+#: Below this height an image is 2:1 only when exactly so (a 1x1 or 3x1 image is no sphere).
+_SMALL_SPHERE_HEIGHT = 8
+
+
+def is_two_to_one(width: float, height: float) -> bool:
+    """True when ``width`` is twice ``height`` within a tolerance that scales with the size: 1 px or
+    0.5 % of the width, whichever is larger; exactly 2:1 below 8 px of height.
+
+    Example:
+        >>> is_two_to_one(4097, 2048), is_two_to_one(1, 1), is_two_to_one(4, 2), is_two_to_one(100, 48)
+        (True, False, True, False)
+    """
+    if height < _SMALL_SPHERE_HEIGHT:
+        return height >= 1 and width == 2 * height
+    return abs(width - 2 * height) <= max(1.0, 0.005 * width)
+
+
+#: Largest ``FullPanoWidthPixels`` pano accepts: 2**20 px (a 550-gigapixel sphere); more is a broken block.
+MAX_FULL_WIDTH = 1 << 20
+
+
+def _raw_gpano(xmp: bytes | str | None) -> dict[str, str] | None:
+    """The GPano fields of a packet (None: no GPano block, or no ``FullPanoWidthPixels``)."""
+    if not xmp:
+        return None
+    text = _decode_xmp(xmp)
+    if GPANO_NS not in text and "GPano:" not in text:
+        return None
+    f = _gpano_fields(text)
+    return f if "FullPanoWidthPixels" in f else None
+
+
+def gpano_problem(xmp: bytes | str | None) -> str | None:
+    """What is wrong with the GPano block of ``xmp``, naming the field, or None (valid, or no block).
+
+    Checked against itself: every size a positive number, ``FullPanoWidthPixels`` at most
+    :data:`MAX_FULL_WIDTH`, the full panorama 2:1 (:func:`is_two_to_one`), the crop inside it
+    (``CroppedAreaLeftPixels`` in ``[0, FullPanoWidthPixels)``, wrapping across ±180° allowed;
+    ``CroppedAreaTopPixels`` >= 0; crop no wider and no taller than the full panorama, and not past
+    the bottom pole). The image size is checked against the crop by :func:`SphereGeometry.fitted`.
+
+    Example:
+        >>> gpano_problem('<x GPano:FullPanoWidthPixels="400" GPano:CroppedAreaImageWidthPixels="500"/>')
+        'CroppedAreaImageWidthPixels=500 is wider than FullPanoWidthPixels=400'
+    """
+    f = _raw_gpano(xmp)
+    if f is None:
+        return None
+    values: dict[str, float] = {}
+    for name in _INT_FIELDS:
+        if name in f:
+            try:
+                v = float(f[name])
+            except ValueError:
+                return f"{name}={f[name]!r} is not a number"
+            if not math.isfinite(v):
+                return f"{name}={f[name]} is not a number"
+            values[name] = v
+    fw = values["FullPanoWidthPixels"]
+    fh = values.get("FullPanoHeightPixels", fw / 2)
+    cw = values.get("CroppedAreaImageWidthPixels", fw)
+    ch = values.get("CroppedAreaImageHeightPixels", fh)
+    left = values.get("CroppedAreaLeftPixels", 0.0)
+    top = values.get("CroppedAreaTopPixels", 0.0)
+    for name, v in (("FullPanoWidthPixels", fw), ("FullPanoHeightPixels", fh),
+                    ("CroppedAreaImageWidthPixels", cw), ("CroppedAreaImageHeightPixels", ch)):
+        if round(v) <= 0:
+            return f"{name}={v:g} is not a positive size"
+    if fw > MAX_FULL_WIDTH:
+        return f"FullPanoWidthPixels={fw:.0f} is over pano's limit of {MAX_FULL_WIDTH} px"
+    if not is_two_to_one(round(fw), round(fh)):
+        return f"FullPanoWidthPixels={fw:g} and FullPanoHeightPixels={fh:g} are not 2:1"
+    if cw > fw:
+        return f"CroppedAreaImageWidthPixels={cw:g} is wider than FullPanoWidthPixels={fw:g}"
+    if ch > fh:
+        return f"CroppedAreaImageHeightPixels={ch:g} is taller than FullPanoHeightPixels={fh:g}"
+    if not 0 <= left < fw:
+        return f"CroppedAreaLeftPixels={left:g} is outside the full panorama (0 to {fw - 1:g})"
+    if top < 0:
+        return f"CroppedAreaTopPixels={top:g} is negative"
+    if top + ch > fh:
+        return (f"CroppedAreaTopPixels={top:g} + CroppedAreaImageHeightPixels={ch:g} passes the bottom pole "
+                f"(FullPanoHeightPixels={fh:g})")
+    return None
+
+
 def parse_gpano(xmp: bytes | str | None) -> SphereGeometry | None:
     """Read the GPano block of an XMP packet.
 
@@ -270,16 +356,14 @@ def parse_gpano(xmp: bytes | str | None) -> SphereGeometry | None:
             (``<GPano:FullPanoWidthPixels>8000</GPano:FullPanoWidthPixels>``) are understood.
 
     Returns:
-        The geometry, or None when there is no usable GPano block (no XMP, no GPano fields, or no
-        ``FullPanoWidthPixels``). Missing crop fields default to the full panorama, a missing
-        ``FullPanoHeightPixels`` to half the width, a missing ``ProjectionType`` to equirectangular.
+        The geometry, or None when there is no usable GPano block (no XMP, no GPano fields, no
+        ``FullPanoWidthPixels``, or an invalid block: :func:`gpano_problem` says what is wrong).
+        Missing crop fields default to the full panorama, a missing ``FullPanoHeightPixels`` to half
+        the width, a missing ``ProjectionType`` to equirectangular.
     """
-    if not xmp:
+    f = _raw_gpano(xmp)
+    if f is None or gpano_problem(xmp) is not None:
         return None
-    text = _decode_xmp(xmp)
-    if GPANO_NS not in text and "GPano:" not in text:
-        return None
-    f = _gpano_fields(text)
     try:
         full_w = _to_int(f["FullPanoWidthPixels"])
         full_h = _to_int(f.get("FullPanoHeightPixels", str(full_w / 2)))
@@ -288,8 +372,6 @@ def parse_gpano(xmp: bytes | str | None) -> SphereGeometry | None:
         left = _to_int(f.get("CroppedAreaLeftPixels", "0"))
         top = _to_int(f.get("CroppedAreaTopPixels", "0"))
     except (KeyError, ValueError, OverflowError):
-        return None
-    if min(full_w, full_h, crop_w, crop_h) <= 0 or top < 0:
         return None
     kwargs: dict[str, object] = {}
     for name, attr in _FLOAT_FIELDS.items():

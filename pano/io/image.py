@@ -35,7 +35,7 @@ import numpy as np
 
 from pano.errors import InputError, OutputError
 from pano.io.atomic import atomic_output, check_output_path
-from pano.io.gpano import SphereGeometry, gpano_xmp, parse_gpano
+from pano.io.gpano import SphereGeometry, gpano_problem, gpano_xmp, is_two_to_one, parse_gpano
 
 if TYPE_CHECKING:  # imported where tensors are made: `pano info` never loads torch
     import torch
@@ -46,6 +46,9 @@ Kind = Literal["full", "partial", "flat"]
 #: Default limit on decoded pixels (width x height): 300 MP, e.g. 24576 x 12288. Override with
 #: ``max_pixels`` (CLI: ``--max-pixels N``; 0 means no limit).
 DEFAULT_MAX_PIXELS = 300_000_000
+
+#: Smallest image (width, height) that --full-sphere treats as a sphere: a seam needs columns on both sides.
+MIN_SPHERE_SIZE = (4, 2)
 
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 _READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF"}
@@ -256,7 +259,7 @@ def _decode_pillow(im, path: Path, reduce: int) -> np.ndarray:
 
 
 @contextmanager
-def _quiet_stderr() -> Iterator[None]:
+def quiet_stderr() -> Iterator[None]:
     """Silence file descriptor 2 (C libraries writing to stderr) for the duration."""
     try:
         sys.stderr.flush()
@@ -278,7 +281,7 @@ def _decode_cv2(path: Path, reduce: int) -> np.ndarray:
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
-    with _quiet_stderr():  # libpng/libtiff print their complaints themselves; pano raises one line instead
+    with quiet_stderr():  # libpng/libtiff print their complaints themselves; pano raises one line instead
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise InputError(f"{path} is corrupt or unreadable (16-bit decode failed): re-export or re-download it")
@@ -366,15 +369,7 @@ def decode_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF etc.: never noise on stderr
-            fmt = _READ_FORMATS.get(im.format or "")
-            if fmt is None:
-                raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
-            w, h = im.size
-            if max_pixels and w * h > max_pixels:
-                raise InputError(
-                    f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
-                    f"if you trust the file, raise it with --max-pixels {w * h}"
-                )
+            fmt, (w, h) = _check_header(im, path, max_pixels)
             xmp, icc, exif, orientation = _metadata(im, fmt)
             bit_depth = _file_bit_depth(im, fmt, path)
             reduce = max(1, int(reduce))
@@ -394,6 +389,38 @@ def decode_image(
     sw, sh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
     return DecodedImage(path=path, array=arr, bit_depth=bit_depth, format=fmt, exif=exif, icc=icc, xmp=xmp,
                         gpano=parse_gpano(xmp), orientation=orientation, source_size=(sw, sh))
+
+
+def _check_header(im, path: Path, max_pixels: int | None) -> tuple[str, tuple[int, int]]:
+    """``(format, (w, h))`` of an open Pillow image; InputError for other formats and too many pixels."""
+    fmt = _READ_FORMATS.get(im.format or "")
+    if fmt is None:
+        raise InputError(f"{path} is a {im.format} image: pano reads JPEG, PNG, WebP and TIFF, convert it first")
+    w, h = im.size
+    if max_pixels and w * h > max_pixels:
+        raise InputError(
+            f"{path} is {w}x{h} ({w * h / 1e6:.0f} MP), over the {max_pixels / 1e6:.0f} MP safety limit: "
+            f"if you trust the file, raise it with --max-pixels {w * h}"
+        )
+    return fmt, (w, h)
+
+
+def probe_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The ``(width, height)`` stored in an image file's header (before orientation), checked as
+    :func:`decode_image` checks it (missing, empty, not an image, other format, too many pixels) without
+    decoding the pixels: a quick check of many files before a long run. Truncated data is found only by
+    decoding.
+
+    Raises:
+        InputError: as :func:`decode_image`, except for truncated or corrupt pixel data.
+    """
+    path = Path(path)
+    _check_input_path(path)
+    im = _open(path)
+    try:
+        return _check_header(im, path, max_pixels)[1]
+    finally:
+        im.close()
 
 
 def read_image(
@@ -440,11 +467,6 @@ def read_image(
     return img
 
 
-def is_two_to_one(width: int, height: int) -> bool:
-    """True when ``width`` is twice ``height`` to within a pixel (and 0.5 %)."""
-    return abs(width - 2 * height) <= max(2, 0.005 * width)
-
-
 def sphere_geometry(
     img: PanoImage | DecodedImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
 ) -> tuple[SphereGeometry | None, Kind]:
@@ -469,6 +491,12 @@ def sphere_geometry(
     w, h = size if size is not None else (img.width, img.height)
     sw, sh = img.source_size
     g = img.gpano
+    problem = gpano_problem(img.xmp) if g is None else None
+    if problem is not None and mode == "sphere":
+        raise InputError(
+            f"{img.path.name} has an invalid GPano block ({problem}): use --full-sphere to treat it as a full "
+            "sphere, or --flat"
+        )
     if g is not None and mode == "sphere" and g.projection != "equirectangular":
         raise InputError(
             f"{img.path} is a {g.projection} panorama (GPano): pano needs equirectangular; use --flat to "
@@ -485,11 +513,17 @@ def sphere_geometry(
                 f"{img.path} is {sw}x{sh} but its GPano block describes a {g.crop_width}x{g.crop_height} "
                 "crop: use --full-sphere to treat it as a full sphere, or --flat"
             )
+    if mode == "force-sphere" and (sw < MIN_SPHERE_SIZE[0] or sh < MIN_SPHERE_SIZE[1]):
+        raise InputError(
+            f"{img.path.name} is {sw}x{sh}, too small for a sphere (at least {MIN_SPHERE_SIZE[0]}x"
+            f"{MIN_SPHERE_SIZE[1]} pixels): use --flat to process it as an ordinary photo"
+        )
     if mode == "force-sphere" or is_two_to_one(sw, sh):
         return SphereGeometry.full_sphere(w, h), "full"
+    tiny = sw < MIN_SPHERE_SIZE[0] or sh < MIN_SPHERE_SIZE[1]
     raise InputError(
         f"{img.path.name} is {sw}x{sh}, neither 2:1 nor a GPano photosphere: use --flat to process it as an "
-        "ordinary photo, or --full-sphere to treat it as a full sphere anyway"
+        "ordinary photo" + ("" if tiny else ", or --full-sphere to treat it as a full sphere anyway")
     )
 
 
@@ -632,7 +666,7 @@ def write_image(
     if geometry is not None:
         xmp: bytes | None = gpano_xmp(geometry, xmp_extra)
     else:  # flat output: keep the source's XMP unless it would describe a sphere that is not there
-        xmp = like.xmp if like is not None and like.gpano is None else None
+        xmp = like.xmp if like is not None and like.gpano is None and gpano_problem(like.xmp) is None else None
     exif = _output_exif(like.exif if like is not None else None, width, height)
     icc = like.icc if like is not None else None
 

@@ -64,6 +64,7 @@ class VideoInfo:
     has_audio: bool
     audio_codec: str | None = None
     spherical: SphericalMetadata = field(default_factory=lambda: SphericalMetadata(projection=None))
+    declared_frames: int = 0  # the container's own frame count (0: not stored; frame_count is then estimated)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -106,7 +107,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 duration = float(v.duration * v.time_base)
             elif container.duration:
                 duration = container.duration / 1_000_000
-            count = int(v.frames or 0) or int(round(duration * fps))
+            declared = int(v.frames or 0)
+            count = declared or int(round(duration * fps))
             sar = Fraction(v.sample_aspect_ratio) if v.sample_aspect_ratio else Fraction(1)
             info = dict(
                 width=cc.width,
@@ -114,6 +116,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                 sample_aspect=sar if sar > 0 else Fraction(1),
                 fps=fps,
                 frame_count=count,
+                declared_frames=declared,
                 duration_s=duration,
                 has_audio=bool(container.streams.audio),
                 audio_codec=container.streams.audio[0].codec_context.name if container.streams.audio else None,
@@ -129,15 +132,48 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(path=path, spherical=spherical, **info)
 
 
-def iter_video_frames(path: str | os.PathLike, every: int = 1) -> Iterator[np.ndarray]:
+@dataclass
+class DecodeReport:
+    """How far :func:`iter_video_frames` got: filled in while it runs.
+
+    Attributes:
+        frames: frames decoded so far (all of them, before ``every`` drops some).
+        finished: the stream was read to its end, or to a decode error.
+        error: the decode error that ended the stream early, or None.
+    """
+
+    frames: int = 0
+    finished: bool = False
+    error: str | None = None
+
+    def shortfall(self, info: VideoInfo) -> str | None:
+        """A one-line warning when the stream ended before what ``info`` (its container) declares:
+        fewer frames (or, without a stored count, a shorter duration by more than a frame), or a
+        decode error; None when it was complete or not read to its end."""
+        if not self.finished:
+            return None
+        name = info.path.name
+        if self.error is not None:
+            return f"{name}: decoding stopped after {self.frames} frames ({self.error}): the rest of the video is missing"
+        expected = info.declared_frames or info.frame_count
+        slack = 0 if info.declared_frames else 1
+        if expected and self.frames < expected - slack:
+            what = "frames its container declares" if info.declared_frames else "frames its duration implies"
+            return f"{name} ended early: {self.frames} of the {expected} {what} could be read (truncated file?)"
+        return None
+
+
+def iter_video_frames(path: str | os.PathLike, every: int = 1, report: DecodeReport | None = None) -> Iterator[np.ndarray]:
     """Decode the first video stream frame by frame as ``(H, W, 3)`` uint8 RGB (coded size).
 
     Args:
         path: the video file.
         every: keep every ``every``-th frame (1 = all), starting with the first.
+        report: filled in as frames are decoded; with it, a decode error after the first frame ends
+            the stream (``report.error`` says why) instead of raising.
 
     Raises:
-        InputError: the file cannot be decoded.
+        InputError: the file cannot be decoded (with ``report``: not even its first frame).
     """
     path = Path(path)
     av = _av()
@@ -150,11 +186,17 @@ def iter_video_frames(path: str | os.PathLike, every: int = 1) -> Iterator[np.nd
         stream.thread_type = "AUTO"
         index = 0
         for frame in container.decode(stream):
+            if report is not None:
+                report.frames += 1
             if index % every == 0:
                 yield frame.to_ndarray(format="rgb24")
             index += 1
+        if report is not None:
+            report.finished = True
     except av.error.FFmpegError as exc:
-        raise _open_error(path, exc) from exc
+        if report is None or report.frames == 0:
+            raise _open_error(path, exc) from exc
+        report.error, report.finished = " ".join(str(exc).split())[:100], True
     finally:
         container.close()
 

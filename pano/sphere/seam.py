@@ -20,11 +20,13 @@ def soften_wrap_seam(equi: Tensor, band: int | None = None) -> Tensor:
         band: width of the correction on each side, in columns.
 
     Returns:
-        The repaired equirect (a new tensor).
+        The repaired equirect (a new tensor; unchanged below 4 columns).
     """
     w = equi.shape[-1]
     band = max(4, w // 128) if band is None else band
     band = min(band, w // 4)
+    if band < 1 or w < 2:  # too narrow to hold a seam and a band beside it (a 1- to 3-column image)
+        return equi.clone()
     left = 1.5 * equi[..., :, :1] - 0.5 * equi[..., :, 1:2]  # the first column extrapolated to the seam
     right = 1.5 * equi[..., :, -1:] - 0.5 * equi[..., :, -2:-1]
     step = left - right  # (B, C, H, 1)

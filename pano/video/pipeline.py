@@ -36,11 +36,14 @@ from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose
 from pano.video.coherence import BlendMode, Motion, blend, carry, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
-from pano.video.state import WorkDir, state_key, work_dir_for
+from pano.video.state import WorkDir, state_key, work_dir_for, write_png
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
-from pano.video.timelapse import FolderSource, SortKey
+from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
 
 ProgressFn = Callable[[int, int], None]
+
+#: Image files pano does not read, which FFmpeg would open as one-frame videos: refused as images are.
+OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".tga", ".ppm", ".pgm", ".heic", ".avif", ".jxl"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class VideoOptions:
         resume: continue an interrupted run from its work folder.
         overwrite: replace existing outputs.
         overlap: decode/encode on background threads (False: all inline, for benchmarks).
+        strict: a video that ends early (fewer frames than its container declares, or a decode
+            error) is an error instead of a warning.
     """
 
     every: int = 1
@@ -87,6 +92,7 @@ class VideoOptions:
     resume: bool = False
     overwrite: bool = False
     overlap: bool = True
+    strict: bool = False
 
 
 @dataclass
@@ -104,19 +110,22 @@ class VideoResult:
     audio: bool
     codec: str | None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. the input ended early (one line each)
 
 
 def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
     """A video file or a folder of photospheres as a frame source."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file or folder: check the path")
+        raise InputError(f"{path} does not exist: check the name of the video or folder")
     if options.every < 1:
         raise InputError("--every must be 1 or more")
     if options.width is not None and options.width < 8:
         raise InputError("--width must be at least 8 pixels")
     if path.is_dir():
         return FolderSource.open(path, options.fps or 24, options.every, options.sort, options.width)
+    if path.suffix.lower() in IMAGE_SUFFIXES | OTHER_IMAGE_SUFFIXES:  # one image: read like every image, not by FFmpeg
+        return FolderSource.of_image(path, options.fps or 24, options.width)
     return VideoSource.open(path, options.every, options.width)
 
 
@@ -224,7 +233,7 @@ def process_video(
             raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
         check_output_path(output, options.overwrite)
     if frames_dir is not None:
-        _check_frames_dir(frames_dir, options.overwrite, options.resume)
+        check_frames_dir(frames_dir, options.overwrite, options.resume)
     if not 0.0 <= options.blend <= 1.0:
         raise InputError("--blend must be between 0 and 1")
     keyframes = parse_keyframes(options.strength) if options.strength else None
@@ -252,6 +261,9 @@ def process_video(
         notes.append(f"audio dropped: an MP4 cannot hold {info.audio_codec} audio without re-encoding")
     curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
     eye_filter = _EyeFilter(filt, options)
+    check_size = getattr(filt, "check_input_size", None)
+    if check_size is not None:  # e.g. dream views too small for its model: refused before any frame
+        check_size(*source.eye_size)
 
     key = state_key(
         {
@@ -270,6 +282,38 @@ def process_video(
     )
     work = WorkDir(work_dir_for(output if output is not None else frames_dir), key)  # type: ignore[arg-type]
     done = work.start(options.resume)
+    made_frames_dir = frames_dir is not None and not frames_dir.exists()
+    try:
+        return _run(source, eye_filter, work, done, output, frames_dir, options, progress, scale, width, height,
+                    codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path)
+    except BaseException as exc:
+        _clean_up_after(exc, work, frames_dir, made_frames_dir)
+        raise
+
+
+def _clean_up_after(exc: BaseException, work: WorkDir, frames_dir: Path | None, made_frames_dir: bool) -> None:
+    """After a failed run: the frames written to ``--frames-out`` go (they are remade from the work folder);
+    the work folder stays only when ``--resume`` can use it (an interrupt or a write error, with frames in
+    it), and an :class:`OutputError` then says so."""
+    if frames_dir is not None and frames_dir.is_dir():
+        for png in frames_dir.glob("frame_*.png"):
+            png.unlink(missing_ok=True)
+        if made_frames_dir:
+            try:
+                frames_dir.rmdir()
+            except OSError:
+                pass
+    resumable = isinstance(exc, KeyboardInterrupt | SystemExit | OutputError) and work.count_done() > 0
+    if not resumable:
+        work.remove()
+    elif isinstance(exc, OutputError):
+        exc.message = (f"{exc.format_message()}; the {work.count_done()} finished frames are kept in {work.path}: "
+                       "run the same command with --resume once it can write")
+
+
+def _run(source, eye_filter, work, done, output, frames_dir, options, progress, scale, width, height,  # noqa: PLR0913
+         codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path) -> VideoResult:
+    """The frame loop of :func:`process_video` (checks done, work folder ready)."""
     if frames_dir is not None:
         frames_dir.mkdir(exist_ok=True)
     if progress:
@@ -348,6 +392,12 @@ def process_video(
         back.close()
         if count == 0:
             raise InputError(f"{input_path}: no frames could be decoded: check the file")
+        warnings = []
+        shortfall = source.shortfall() if hasattr(source, "shortfall") else None
+        if shortfall is not None and (options.max_frames is None or count < options.max_frames):
+            if options.strict:
+                raise InputError(f"{shortfall}; without --strict the {count} frames read are kept")
+            warnings.append(shortfall)
         if writer is not None:
             writer.close(trim_audio=options.max_frames is not None)
             write_spherical_metadata(tmp, meta)
@@ -364,6 +414,7 @@ def process_video(
         audio=keep_audio and writer is not None,
         codec=codec,
         notes=notes,
+        warnings=warnings,
     )
 
 
@@ -391,7 +442,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
+def check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
     if path.exists() and not path.is_dir():
         raise OutputError(f"--frames-out {path} is a file: name a folder")
     if not path.parent.is_dir():
@@ -401,9 +452,8 @@ def _check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
 
 
 def _save_png(path: Path, rgb: np.ndarray) -> None:
-    import cv2  # noqa: PLC0415
-
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+    if not write_png(path, rgb):
+        path.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: check free disk space")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from pano.errors import InputError
 from pano.io.spherical import SphericalMetadata, StereoMode
-from pano.io.video import MP4_AUDIO_CODECS, VideoInfo, iter_video_frames, probe_video
+from pano.io.video import MP4_AUDIO_CODECS, DecodeReport, VideoInfo, iter_video_frames, probe_video
 
 #: Relative tolerance on the 2:1 aspect ratio of an input without 360 metadata.
 ASPECT_TOLERANCE = 0.02
@@ -137,5 +137,12 @@ class VideoSource:
         return {"path": str(self.info.path.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
 
     def eyes(self) -> Iterator[list[np.ndarray]]:
-        for frame in iter_video_frames(self.info.path, self.every):
+        self.report = DecodeReport()
+        for frame in iter_video_frames(self.info.path, self.every, self.report):
             yield [fit(e, self.eye_size) for e in split_eyes(frame, self.layout)]
+
+    def shortfall(self) -> str | None:
+        """A one-line warning when the last :meth:`eyes` pass ended before the container's end (see
+        :meth:`pano.io.video.DecodeReport.shortfall`), else None."""
+        report = getattr(self, "report", None)
+        return report.shortfall(self.info) if report is not None else None

@@ -25,6 +25,18 @@ _STATE = "state.json"
 _VERSION = 1
 
 
+def write_png(path: Path, rgb: np.ndarray, compression: int = 3) -> bool:
+    """``cv2.imwrite`` of a uint8 RGB frame; False when it fails (full disk...), with libpng's own complaint
+    kept off stderr so that pano's one line is the only one."""
+    from pano.io.image import quiet_stderr  # noqa: PLC0415
+
+    with quiet_stderr():
+        try:
+            return bool(cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, compression]))
+        except cv2.error:
+            return False
+
+
 def work_dir_for(target: Path) -> Path:
     """The work folder for an output file or frames folder: ``.NAME.pano-work`` beside it."""
     return target.parent / f".{target.name}.pano-work"
@@ -91,7 +103,8 @@ class WorkDir:
         """Store frame ``index`` (uint8 RGB) atomically."""
         final = self.frame_path(index)
         tmp = final.with_suffix(".tmp.png")
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        if not write_png(tmp, rgb, compression=1):
+            tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {tmp}: check free disk space")
         os.replace(tmp, final)
 

@@ -9,6 +9,7 @@ placed at their true position). The frame rate is chosen by the caller
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,10 +34,12 @@ _DATETIME = 306
 def capture_time(path: Path) -> str | None:
     """EXIF capture time as ``"YYYY:MM:DD HH:MM:SS"`` (sortable), or None."""
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            value = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
-    except (OSError, UnidentifiedImageError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression-bomb header is refused by check_images, not here
+            with Image.open(path) as im:
+                exif = im.getexif()
+                value = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError):
         return None
     return str(value).strip() if value else None
 
@@ -72,15 +75,11 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
         InputError: unreadable, or neither 2:1 nor GPano-tagged.
     """
     from pano.io.gpano import place_on_sphere  # noqa: PLC0415
-    from pano.io.image import read_image  # noqa: PLC0415
+    from pano.io.image import probe_image, read_image  # noqa: PLC0415
 
     reduce = 1
     if width:
-        try:
-            with Image.open(path) as im:
-                ratio = im.size[0] // width  # the crop is at most the full width: never too coarse
-        except (OSError, UnidentifiedImageError):
-            ratio = 1  # read_image reports the problem
+        ratio = probe_image(path)[0] // width  # the crop is at most the full width: never too coarse
         while reduce * 2 <= min(ratio, 8):
             reduce *= 2
     img = read_image(path, mode="sphere", reduce=reduce)
@@ -92,6 +91,15 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
     if abs(w / h / 2.0 - 1.0) > ASPECT_TOLERANCE:  # pragma: no cover - read_image guarantees it
         raise InputError(f"{path}: {w}x{h} is not a full 2:1 photosphere: pad or crop it to 2:1 first")
     return arr
+
+
+def check_images(files: list[Path]) -> None:
+    """Every image's header checked before the run starts (not an image, other format, decompression
+    bomb: one :class:`InputError`); truncated pixel data is found when the frame is decoded."""
+    from pano.io.image import probe_image  # noqa: PLC0415
+
+    for path in files:
+        probe_image(path)
 
 
 @dataclass
@@ -118,11 +126,20 @@ class FolderSource:
         """Open ``folder``; every image becomes a ``width``-wide sphere (default: the first image's)."""
         folder = Path(folder)
         files = list_images(folder, sort)[:: max(1, every)]
+        check_images(files)
         if width is None:
             w = load_sphere_rgb(files[0]).shape[1]
         else:
             w = width
         return cls(path=folder, files=files, fps=Fraction(fps).limit_denominator(1001), eye_size=eye_size_for(w, w / 2))
+
+    @classmethod
+    def of_image(cls, path: str | os.PathLike, fps: Fraction | float = 24, width: int | None = None) -> FolderSource:
+        """One photosphere as a one-frame source, read like every image (a truncated file is an error)."""
+        path = Path(path)
+        check_images([path])
+        w = width if width is not None else load_sphere_rgb(path).shape[1]
+        return cls(path=path, files=[path], fps=Fraction(fps).limit_denominator(1001), eye_size=eye_size_for(w, w / 2))
 
     @property
     def frame_count(self) -> int:
