@@ -9,7 +9,6 @@ while each eye is still changed at least 80 % as much as by an eye-by-eye run; t
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -20,7 +19,7 @@ from clips import TintBlurNoise, encode_frames, read_frames
 from pano.io.spherical import SPHERICAL_V1_UUID, SphericalMetadata, read_spherical_metadata, write_spherical_metadata
 from pano.io.video import probe_video
 from pano.video.coherence import Carry, flicker
-from pano.video.flow import resize_flow, warp_equirect
+from pano.video.flow import resize_flow
 from pano.video.pipeline import VideoOptions, process_video
 from pano.video.source import join_eyes, split_eyes
 from pano.video.stereo import change_per_eye, estimate_disparity, layer, stereo_mismatch
@@ -194,3 +193,23 @@ def test_dream_is_the_same_in_both_eyes_on_the_real_stereo_clip(video360_dir: Pa
     _check_consistency(inputs, runs["separate"][0], runs["consistent"][0])
 
 
+
+
+@pytest.mark.parametrize("layout", ["left-right", "top-bottom"])
+def test_stereo_metadata_matches_the_output_layout(photos, tmp_path: Path, layout: str) -> None:
+    """Spherical V1 StereoMode and V2 st3d, parsed from the output's bytes, say the layout the frames have."""
+    clip = tmp_path / "in.mp4"
+    _stereo_clip(clip, photos, 2, layout)
+    out = tmp_path / "out.mp4"
+    result = process_video(clip, TintBlurNoise(noise=0.0), out, options=VideoOptions(**FAST))
+    info = probe_video(out)
+    eye_w, eye_h = (EYE_W, EYE_W // 2)
+    assert (info.width, info.height) == ((2 * eye_w, eye_h) if layout == "left-right" else (eye_w, 2 * eye_h))
+    assert result.layout == layout
+    data = out.read_bytes()
+    assert data.count(SPHERICAL_V1_UUID) == 1
+    assert f"<GSpherical:StereoMode>{layout}</GSpherical:StereoMode>".encode() in data
+    st3d = data.index(b"st3d")
+    assert data[st3d + 8] == {"top-bottom": 1, "left-right": 2}[layout]  # after version/flags
+    meta = read_spherical_metadata(out)
+    assert meta.v1 and meta.v2 and meta.stereo == layout
