@@ -25,8 +25,6 @@ from pano.video.source import join_eyes, split_eyes
 from pano.video.stereo import change_per_eye, estimate_disparity, layer, stereo_mismatch
 
 FAST = dict(preset="ultrafast")
-
-
 EYE_W = 256  # eyes of the synthetic clip; the dream works at half that and is upsampled, as at real sizes
 
 
@@ -213,3 +211,25 @@ def test_stereo_metadata_matches_the_output_layout(photos, tmp_path: Path, layou
     assert data[st3d + 8] == {"top-bottom": 1, "left-right": 2}[layout]  # after version/flags
     meta = read_spherical_metadata(out)
     assert meta.v1 and meta.v2 and meta.stereo == layout
+
+
+def test_cli_eyes_option(photos, tmp_path: Path, tint_module: str) -> None:
+    """``pano video --eyes separate|consistent`` reaches the pipeline; a bad value is a one-line exit 2."""
+    from click.testing import CliRunner
+
+    from pano.cli import cli
+
+    clip = tmp_path / "in.mp4"
+    _stereo_clip(clip, photos, 1, "left-right")
+    inputs = _eyes(clip, "left-right")[0]
+    mismatch = {}
+    for eyes in ("separate", "consistent"):
+        frames = tmp_path / eyes
+        args = ["video", str(clip), "--filter", tint_module, "--noise", "0.3", "--eyes", eyes, "--frames-out", str(frames), "-q"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        out = split_eyes(cv2.cvtColor(cv2.imread(str(frames / "frame_000000.png")), cv2.COLOR_BGR2RGB), "left-right")
+        mismatch[eyes] = stereo_mismatch(*out, *inputs)
+    assert mismatch["consistent"] < 0.5 * mismatch["separate"], mismatch
+    bad = CliRunner().invoke(cli, ["video", str(clip), "--eyes", "both", "-q"])
+    assert bad.exit_code == 2 and "--eyes" in bad.output
