@@ -233,3 +233,23 @@ def test_cli_eyes_option(photos, tmp_path: Path, tint_module: str) -> None:
     assert mismatch["consistent"] < 0.5 * mismatch["separate"], mismatch
     bad = CliRunner().invoke(cli, ["video", str(clip), "--eyes", "both", "-q"])
     assert bad.exit_code == 2 and "--eyes" in bad.output
+
+
+def test_resume_of_a_stereo_run_equals_the_uninterrupted_one(photos, tmp_path: Path) -> None:
+    """Interrupted in the middle of a frame's right eye, then resumed: the same frames as in one go."""
+    from pano.video.state import work_dir_for
+
+    clip = tmp_path / "in.mp4"
+    _stereo_clip(clip, photos, 3, "top-bottom")
+    opts = VideoOptions(width=64, seed=3, **FAST)
+    full = tmp_path / "full"
+    process_video(clip, TintBlurNoise(), None, full, opts)
+    out, frames = tmp_path / "resumed.mp4", tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        process_video(clip, TintBlurNoise(fail_at=3), out, frames, opts)  # frame 1: left done, right not
+    assert len(list(work_dir_for(out).glob("f*.png"))) == 1
+    filt = TintBlurNoise()
+    result = process_video(clip, filt, out, frames, VideoOptions(width=64, seed=3, resume=True, **FAST))
+    assert result.resumed_frames == 1 and filt.calls == 4
+    expected, got = sorted(full.glob("frame_*.png")), sorted(frames.glob("frame_*.png"))
+    assert len(got) == 3 and all(np.array_equal(cv2.imread(str(a)), cv2.imread(str(b))) for a, b in zip(expected, got))
