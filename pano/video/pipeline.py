@@ -198,8 +198,10 @@ class _EyeFilter:
         y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
         out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-        if carried is not None and self.mode in ("output", "both"):
-            out_f = blend(out.astype(np.float32) / 255.0, carried, 1.0)
+        # the other eye's output always goes into this one's (where trusted): that is the consistency
+        out_carry = carried if self.mode in ("output", "both") else layer([(across, 1.0)])
+        if out_carry is not None:
+            out_f = blend(out.astype(np.float32) / 255.0, out_carry, 1.0)
             out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return out
 
