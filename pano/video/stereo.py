@@ -11,7 +11,8 @@ consistent path instead:
 2. runs the filter on the left eye (with temporal coherence, as a mono video);
 3. warps the left eye's *output* onto the right eye along that disparity and hands it to the right
    eye as a carried frame with weight 1, ahead of the right eye's own previous frame
-   (:func:`layer`): for dream it is the start image and replaces the output where trusted; what only
+   (:func:`layer`): for dream it is the start image, and (whatever the blend mode) it replaces the
+   output where trusted; what only
    the right eye sees (occlusions, the mask's low-trust pixels) is filtered anew from the right
    input, with the right eye's temporal carry.
 
