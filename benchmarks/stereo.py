@@ -71,6 +71,15 @@ def main() -> None:
     print(f"# input mismatch per frame: {', '.join(f'{m:.2f}' for m in m_in)}")
     if len(inputs) > 1:
         print(f"# input flicker L, R: {', '.join(f'{flicker([i[e] for i in inputs]):.2f}' for e in (0, 1))}")
+    from pano.video.stereo import carry_across, estimate_disparity
+
+    for label, eyes_ in ((f"{args.width} px", inputs[0]), (f"{source.eye_size[0]} px (the clip's own)", next(source.eyes()))):
+        t0 = time.perf_counter()
+        disp = estimate_disparity(*eyes_)
+        t1 = time.perf_counter()
+        carry_across(disp, eyes_[0])
+        t2 = time.perf_counter()
+        print(f"# the consistent path's own work per frame at {label}: disparity {t1 - t0:.2f} s (decode thread), carry {t2 - t1:.2f} s")
     print()
     print("| eyes | mismatch (per frame) | mismatch / input's | change per eye (L, R) | flicker L, R | s per frame | ratio |")
     print("|---|---|---|---|---|---|---|")
