@@ -254,3 +254,12 @@ def test_resume_of_a_stereo_run_equals_the_uninterrupted_one(photos, tmp_path: P
     assert result.resumed_frames == 1 and filt.calls == 4
     expected, got = sorted(full.glob("frame_*.png")), sorted(frames.glob("frame_*.png"))
     assert len(got) == 3 and all(np.array_equal(cv2.imread(str(a)), cv2.imread(str(b))) for a, b in zip(expected, got))
+
+
+def test_eye_width_is_the_denser_axis() -> None:
+    from pano.video.source import eye_width_for
+
+    assert eye_width_for(1920, 1080, "top-bottom") == 1920  # vrview_congo: 9:16 pixels, 1920 across
+    assert eye_width_for(2048, 2048, "top-bottom") == 2048  # square pixels: the 2:1 eye itself
+    assert eye_width_for(1920, 1080, "left-right") == 2160  # 960 across, 1080 per 180° down: the height wins
+    assert eye_width_for(4096, 2048, "mono") == 4096
