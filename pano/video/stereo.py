@@ -122,6 +122,35 @@ def with_disparity(
         yield eyes, motions, disparity
 
 
+def filter_stereo_pair(
+    filt,
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    seed: int = 0,
+    eyes: StereoEyes = "consistent",
+    method: FlowMethod = "dis",
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stereo photo's two eyes through a sphere filter, the same dream in both (as for a video frame).
+
+    Args:
+        filt: a :class:`pano.filters.base.SphereFilter`.
+        left, right: ``(h, w, 3)`` uint8 2:1 eyes.
+        seed: the filter's seed (both eyes).
+        eyes: ``consistent`` (left eye filtered, carried to the right, right finished) or ``separate``.
+        method: flow method of the disparity.
+
+    Returns:
+        ``(left_out, right_out)``, uint8, the filter's output size.
+    """
+    from pano.video.pipeline import VideoOptions, _EyeFilter  # noqa: PLC0415 - the pipeline imports this module
+
+    eye_filter = _EyeFilter(filt, VideoOptions(coherence=False, seed=seed))
+    left_out = eye_filter(0, left, None, None)
+    across = carry_across(estimate_disparity(left, right, method), left_out) if eyes == "consistent" else None
+    return left_out, eye_filter(0, right, None, None, across)
+
+
 def stereo_mismatch(
     left_out: np.ndarray,
     right_out: np.ndarray,
@@ -173,6 +202,7 @@ __all__ = [
     "carry_across",
     "change_per_eye",
     "estimate_disparity",
+    "filter_stereo_pair",
     "layer",
     "stereo_mismatch",
     "with_disparity",
