@@ -65,10 +65,11 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.option("--seed", type=int, default=0, help="Random seed (same seed and device: same result).")
 @click.option("--upscale", type=click.Choice(["2", "4"]), default=None, help="Upscale the dream 2x or 4x with the default super-resolution model.")
 @click.option("--keep-seam", is_flag=True, help="Leave a stitching step at ±180° in the input as it is (by default it is spread over W/128 columns).")
+@click.option("--stereo", type=click.Choice(["top-bottom", "left-right"]), default=None, help="IMAGE is a stereo photosphere in this layout: both eyes get the same dream.")
 @device_option
 @sphere_input_options
 @quiet_option
-def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, keep_seam, device, flat, full_sphere, max_pixels, quiet, **overrides) -> None:
+def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, keep_seam, stereo, device, flat, full_sphere, max_pixels, quiet, **overrides) -> None:
     """DeepDream IMAGE: a photosphere (2:1 or GPano, partial ones too) or, with --flat, a photo.
 
     The sphere is dreamed in randomly rotated, overlapping perspective views of an equi-angular cube map,
@@ -81,6 +82,7 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
       pano dream sphere.jpg --preset intense --layer stage5 -o wild.jpg
       pano dream sphere.jpg --mask sky.png --guide flowers.jpg
       pano dream photo.jpg --flat
+      pano dream stereo_tb.jpg --stereo top-bottom
     """
     from pano.device import resolve_device, resolve_precision
     from pano.filters.dream import DreamSettings
@@ -104,6 +106,9 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
     settings = replace(settings, **{k: v for k, v in given.items() if k in known}, model=model, seed=seed, flat=flat)
     settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
 
+    if stereo:
+        _dream_stereo(image, out_path, stereo, settings, layer, weights, dev, dtype, guide, mask, upscale, flat, limit, overwrite, quiet, t0)
+        return
     loaded, pixels = _read_input(image, mode, settings.size, limit)
     _check_view_size(settings, pixels)
     filt = _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pixels, limit)
@@ -134,6 +139,37 @@ def _check_view_size(settings, pixels) -> None:
     problem = view_size_problem(settings, pixels.shape[-1], pixels.shape[-2], get_spec(settings.model).min_size)
     if problem is not None:
         raise InputError(problem)
+
+
+def _dream_stereo(image, out_path, layout, settings, layer, weights, dev, dtype, guide, mask, upscale, flat, limit, overwrite, quiet, t0) -> None:
+    """A stereo photosphere: the left eye dreamed, carried to the right eye along the disparity between
+    the eyes, the right eye finished from there (see :mod:`pano.video.stereo`); written in its layout."""
+    import numpy as np
+    import torch
+
+    from pano.errors import InputError
+    from pano.io.image import read_image, write_image
+    from pano.video.source import join_eyes, split_eyes
+    from pano.video.stereo import filter_stereo_pair
+
+    if flat or upscale or mask:
+        raise InputError("--stereo works on a full stereo sphere: leave out --flat, --upscale and --mask")
+    img = read_image(image, mode="flat", max_pixels=limit)
+    rgb = (img.pixels[0, :3].clamp(0, 1).permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).numpy()
+    eyes = split_eyes(rgb, layout)
+    eh, ew = eyes[0].shape[:2]
+    if abs(ew / eh - 2.0) > 0.02 or ew % 2:
+        h, w = rgb.shape[:2]
+        raise InputError(f"{image}: {w}x{h} does not hold two 2:1 eyes {layout}: check --stereo")
+    filt = _build_filter(replace(settings, flat=False), layer, weights, dev, dtype, guide, None, img, img.pixels, limit)
+    say(quiet, f"pano dream: {image.name} ({layout} stereo, eyes {ew}x{eh}) on {dev.type}, {filt.settings.model}:{filt.layer}")
+    left, right = filter_stereo_pair(filt, *eyes, seed=settings.seed)
+    joined = join_eyes([left, right], layout).astype(np.float32) / 255.0
+    result = torch.from_numpy(joined).permute(2, 0, 1)[None]
+    params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dev.type, "precision": _dtype_name(dtype)}
+    xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
+    write_image(result, out_path, like=img, overwrite=overwrite, xmp_extra=xmp, sphere=False)
+    say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
 
 
 def _dtype_name(dtype) -> str:

@@ -159,6 +159,14 @@ def check_outputs(output: Path | None, frames_out: Path | None, options: Any) ->
     "start image and output (auto: both for dream, output otherwise).",
 )
 @click.option("--flow", type=click.Choice(["dis", "farneback"]), default="dis", show_default=True, help="Optical flow method.")
+@click.option(
+    "--eyes",
+    type=click.Choice(["consistent", "separate"]),
+    default="consistent",
+    show_default=True,
+    help="Stereo input: consistent dreams the left eye, carries it to the right along the eyes' "
+    "disparity and finishes the right (the same dream in both eyes); separate filters each eye alone.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (same command and options).")
 @click.option("--codec", type=click.Choice(["auto", "h264", "h265"]), default="auto", show_default=True, help="auto: H.264 up to 5760 px, else H.265.")
 @click.option("--crf", type=click.IntRange(0, 51), default=None, help="Quality, lower is better (default 18 H.264, 20 H.265).")
@@ -188,6 +196,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     blend: float,
     blend_mode: str,
     flow: str,
+    eyes: str,
     resume: bool,
     codec: str,
     crf: int | None,
@@ -249,6 +258,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         blend=blend,
         blend_mode=blend_mode,  # type: ignore[arg-type]
         flow=flow,  # type: ignore[arg-type]
+        eyes=eyes,  # type: ignore[arg-type]
         codec=codec,  # type: ignore[arg-type]
         crf=crf,
         preset=encode_preset,

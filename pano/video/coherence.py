@@ -91,6 +91,7 @@ def estimate_motion(
     cur_in: np.ndarray,
     method: FlowMethod = "dis",
     max_flow_width: int = 768,
+    photo_sigma: float = 12.0,
 ) -> Motion:
     """Flow and confidence between two input frames, at a working width of at most ``max_flow_width``.
 
@@ -100,6 +101,7 @@ def estimate_motion(
         prev_in, cur_in: ``(h, w, 3)`` uint8 input frames (one eye).
         method: optical flow method.
         max_flow_width: flow working width (flow and confidence are smooth).
+        photo_sigma: see :func:`confidence_mask` (the stereo path passes a looser one).
     """
     import cv2  # noqa: PLC0415
 
@@ -111,7 +113,7 @@ def estimate_motion(
         b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
     back = equirect_flow(a, b, method, max_width=a.shape[1])
     fwd = equirect_flow(b, a, method, max_width=a.shape[1])
-    return Motion(back=back, confidence=confidence_mask(a, b, back, fwd))
+    return Motion(back=back, confidence=confidence_mask(a, b, back, fwd, photo_sigma))
 
 
 def carry(motion: Motion, prev_out: np.ndarray) -> Carry:

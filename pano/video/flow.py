@@ -85,7 +85,7 @@ def resize_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def warp_equirect(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def warp_equirect(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Backward-warp ``image`` by ``flow``: ``out[y, x] = image[y + dy, x + dx]``.
 
     Longitude wraps (x modulo W, sampled across the seam); latitude clamps at the poles.
@@ -93,6 +93,8 @@ def warp_equirect(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     Args:
         image: ``(H, W)`` or ``(H, W, C)`` array (uint8 or float32).
         flow: ``(H, W, 2)`` float32, same ``H, W`` (see :func:`resize_flow`).
+        interpolation: ``cv2.INTER_LINEAR`` (default) or ``cv2.INTER_CUBIC`` (keeps pixel-scale
+            detail, e.g. a dream's, where a half-pixel shift would blur it).
     """
     h, w = image.shape[:2]
     pad = 2
@@ -101,4 +103,4 @@ def warp_equirect(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     ys = np.arange(h, dtype=np.float32)[:, None]
     map_x = np.mod(xs + flow[..., 0], w).astype(np.float32) + pad
     map_y = np.clip(ys + flow[..., 1], 0, h - 1).astype(np.float32)
-    return cv2.remap(padded, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(padded, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)

@@ -1,7 +1,8 @@
 """The video frame loop: decode -> (carry previous output along the flow) -> filter -> fade -> encode.
 
 :func:`process_video` streams a 360 video or a folder of photospheres through any
-:class:`pano.filters.base.SphereFilter`, eye by eye for stereo input, and writes an MP4 with
+:class:`pano.filters.base.SphereFilter` (for stereo input: the left eye, then the right eye
+finished from the left eye's output carried along the disparity, see :mod:`pano.video.stereo`), and writes an MP4 with
 Spherical V1+V2 metadata (and the input's audio when the timing is unchanged) and/or an image
 sequence. Decoding runs ahead on one thread and PNG saving + encoding run behind on another, so
 they overlap with the filter. Every finished frame is kept in a work folder until the output is
@@ -33,9 +34,10 @@ from pano.filters.base import SphereFilter
 from pano.io.atomic import atomic_output, check_output_path
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
-from pano.video.coherence import BlendMode, Motion, blend, carry, estimate_motion
+from pano.video.coherence import BlendMode, Carry, Motion, blend, carry, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
+from pano.video.stereo import StereoEyes, carry_across, layer, with_disparity
 from pano.video.state import WorkDir, state_key, work_dir_for, write_png
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
@@ -71,6 +73,9 @@ class VideoOptions:
         overlap: decode/encode on background threads (False: all inline, for benchmarks).
         strict: a video that ends early (fewer frames than its container declares, or a decode
             error) is an error instead of a warning.
+        eyes: stereo input: ``consistent`` filters the left eye, carries its output to the right
+            eye along the input's disparity and finishes the right eye from there (the same dream
+            in both eyes, see :mod:`pano.video.stereo`); ``separate`` filters each eye on its own.
     """
 
     every: int = 1
@@ -93,6 +98,7 @@ class VideoOptions:
     overwrite: bool = False
     overlap: bool = True
     strict: bool = False
+    eyes: StereoEyes = "consistent"
 
 
 @dataclass
@@ -172,10 +178,18 @@ class _EyeFilter:
         return t.float() / 255.0 if f32 is None else t.float()
 
     def __call__(
-        self, index: int, cur: np.ndarray, motion: Motion | None, prev_out: np.ndarray | None
+        self,
+        index: int,
+        cur: np.ndarray,
+        motion: Motion | None,
+        prev_out: np.ndarray | None,
+        across: Carry | None = None,
     ) -> np.ndarray:
+        """Filter ``cur``; ``across`` (stereo) is the other eye's output carried onto this eye, kept
+        fully where trusted and ahead of this eye's own previous output."""
         opts = self.options
-        carried = carry(motion, prev_out) if motion is not None and prev_out is not None else None
+        temporal = carry(motion, prev_out) if motion is not None and prev_out is not None else None
+        carried = layer([(across, 1.0), (temporal, opts.blend)])  # confidence holds the blend weight
         kwargs: dict[str, Any] = {}
         if self.pass_seed:
             kwargs["seed"] = opts.seed + index
@@ -184,8 +198,7 @@ class _EyeFilter:
             h, w = cur.shape[:2]
             warped = fit(carried.warped, (w, h))
             conf = fit(carried.confidence[..., 0], (w, h))[..., None]
-            w_ = np.float32(opts.blend) * conf
-            start = (1.0 - w_) * (cur.astype(np.float32) / 255.0) + w_ * warped
+            start = (1.0 - conf) * (cur.astype(np.float32) / 255.0) + conf * warped
             if self.mode == "init" or (self.mode == "both" and self.takes_init):
                 kwargs["init"] = self._tensor(f32=start)
             else:
@@ -194,8 +207,10 @@ class _EyeFilter:
         y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
         out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-        if carried is not None and self.mode in ("output", "both"):
-            out_f = blend(out.astype(np.float32) / 255.0, carried, opts.blend)
+        # the other eye's output always goes into this one's (where trusted): that is the consistency
+        out_carry = carried if self.mode in ("output", "both") else layer([(across, 1.0)])
+        if out_carry is not None:
+            out_f = blend(out.astype(np.float32) / 255.0, out_carry, 1.0)
             out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return out
 
@@ -278,6 +293,7 @@ def process_video(
             "mode": eye_filter.mode,
             "flow": options.flow,
             "eye": source.eye_size,
+            "eyes": options.eyes if n_eyes == 2 else None,
         }
     )
     work = WorkDir(work_dir_for(output if output is not None else frames_dir), key)  # type: ignore[arg-type]
@@ -354,10 +370,15 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
 
         back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
         with_motion = options.coherence and options.blend > 0
-        frames = Prefetch(_with_motion(source, done, with_motion, options.flow), depth=4, enabled=options.overlap)
+        across = n_eyes == 2 and options.eyes == "consistent"
+        frames = Prefetch(
+            with_disparity(_with_motion(source, done, with_motion, options.flow), done, across, options.flow),
+            depth=4,
+            enabled=options.overlap,
+        )
         prev_out: list[np.ndarray] | None = None
         try:
-            for index, (eyes, motions) in enumerate(frames):
+            for index, (eyes, motions, disparity) in enumerate(frames):
                 if options.max_frames is not None and index >= options.max_frames:
                     break
                 if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
@@ -369,10 +390,11 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
                         raise InputError(f"{work.path} holds frames of another size: drop --resume to start over")
                     out_eyes = split_eyes(filtered, source.layout)
                 else:
-                    out_eyes = [
-                        eye_filter(index, eye, motions[e] if motions else None, prev_out[e] if prev_out else None)
-                        for e, eye in enumerate(eyes)
-                    ]
+                    out_eyes = []
+                    for e, eye in enumerate(eyes):
+                        other = carry_across(disparity, out_eyes[0]) if e == 1 and disparity is not None else None
+                        motion = motions[e] if motions else None
+                        out_eyes.append(eye_filter(index, eye, motion, prev_out[e] if prev_out else None, other))
                     filtered = join_eyes(out_eyes, source.layout)
                 prev_out = out_eyes
                 back.submit((index, eyes, filtered, is_new))

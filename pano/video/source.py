@@ -3,7 +3,9 @@
 A :class:`FrameSource` yields, for each kept frame, a list of eyes (one for mono, two for
 stereo, left eye first), each ``(eye_height, eye_width, 3)`` uint8 RGB with ``eye_width =
 2 * eye_height`` and both even. Stereo frames are split by their layout and each eye resampled to
-square pixels (a 1920x1080 top-bottom video with pixel aspect 9:16 gives two 1080x540 eyes).
+square pixels at the *larger* of its two sample densities, so no sample is thrown away: a
+1920x1080 top-bottom video with pixel aspect 9:16 stores 1920 samples per 360° across and 540 per
+180° down, and gives two 1920x960 eyes (not 1080x540, which would drop 44 % of each row).
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def eye_size_for(width: float, height: float) -> tuple[int, int]:
     """A 2:1 even eye size close to a display size: width a multiple of 4, height half of it."""
     w = max(4, int(round(width / 4.0)) * 4)
     return w, w // 2
+
+
+def eye_width_for(coded_width: int, coded_height: int, layout: StereoMode) -> int:
+    """Samples per 360° of one eye at the denser of its two axes: an eye coded ``w`` x ``h``
+    (whatever its pixel aspect) holds ``w`` samples per 360° across and ``2 h`` per 360° down."""
+    w, h = coded_width, coded_height
+    if layout == "top-bottom":
+        h //= 2
+    elif layout == "left-right":
+        w //= 2
+    return max(w, 2 * h)
 
 
 def split_eyes(frame: np.ndarray, layout: StereoMode) -> list[np.ndarray]:
@@ -104,7 +117,7 @@ class VideoSource:
                 f"{info.path}: frames are {info.width}x{info.height}, not 2:1, and the file has no 360 "
                 "metadata: give pano an equirectangular 360 video"
             )
-        ew = float(width) if width else ew
+        ew = float(width) if width else float(eye_width_for(info.width, info.height, layout))
         return cls(info=info, every=max(1, every), layout=layout, eye_size=eye_size_for(ew, ew / 2))
 
     @property

@@ -91,12 +91,16 @@ def test_resume_after_interrupt_equals_uninterrupted(clip: Path, tmp_path: Path)
     assert len(read_frames(out)) == 8 and not work_dir_for(out).exists()
 
 
-def test_stereo_top_bottom_is_processed_eye_by_eye(tmp_path: Path) -> None:
-    """Coded 128x72 with 9:16 pixels and V1 top-bottom metadata (like vrview_congo): eyes 72x36."""
+def test_stereo_top_bottom_with_non_square_pixels_keeps_every_sample(tmp_path: Path) -> None:
+    """Coded 128x72 with 9:16 pixels and V1 top-bottom metadata (like vrview_congo): each eye holds
+    128 samples per 360° across and 36 per 180° down, so the eyes are processed and written at
+    128x64 (the denser axis), not squeezed to 72x36 (the display size, 44 % of each row lost)."""
     rng = np.random.default_rng(1)
-    top = np.full((36, 128, 3), 200, np.uint8)
+    cols = np.arange(128)
+    stripes = np.where((cols // 2) % 2 == 0, 230, 30).astype(np.uint8)  # 32 cycles per 360°: above 72 px's reach
+    top = np.repeat(stripes[None, :, None], 36, 0).repeat(3, 2)
     bottom = rng.integers(0, 80, (36, 128, 3), dtype=np.uint8)
-    frames = [np.concatenate([np.roll(top, i, 1), np.roll(bottom, i, 1)]) for i in range(4)]
+    frames = [np.concatenate([np.roll(top, 4 * i, 1), np.roll(bottom, 4 * i, 1)]) for i in range(4)]
     path = tmp_path / "tb.mp4"
     encode_frames(path, frames, fps=10, audio=False, sample_aspect=Fraction(9, 16))
     write_spherical_metadata(path, SphericalMetadata(stereo="top-bottom", yaw_deg=30.0))
@@ -105,14 +109,31 @@ def test_stereo_top_bottom_is_processed_eye_by_eye(tmp_path: Path) -> None:
     filt = TintBlurNoise(noise=0.0)
     out = tmp_path / "tb_out.mp4"
     result = process_video(path, filt, out, options=VideoOptions(**FAST))
-    assert set(filt.shapes) == {(1, 3, 36, 72)} and filt.calls == 8  # 2 eyes x 4 frames, each 2:1
+    assert set(filt.shapes) == {(1, 3, 64, 128)} and filt.calls == 8  # 2 eyes x 4 frames, each 2:1
     assert result.layout == "top-bottom"
     meta = read_spherical_metadata(out)
     assert meta.stereo == "top-bottom" and meta.yaw_deg == pytest.approx(30.0)  # layout and pose kept
     info = probe_video(out)
-    assert (info.width, info.height, info.sample_aspect) == (72, 72, 1)
+    assert (info.width, info.height, info.sample_aspect) == (128, 128, 1)
     first = read_frames(out)[0].astype(float)
-    assert first[:36].mean() > first[36:].mean() + 80  # the bright eye stays on top
+    assert first[:64].mean() > first[64:].mean() + 80  # the bright eye stays on top
+    # the stripes survive: the output's top eye is the filter run on the coded eye (vertically
+    # stretched), up to the codec; the display-size path (72 px around) loses them
+    import torch
+
+    from pano.video.source import fit
+
+    coded_top = read_frames(path)[0][:36]
+
+    def filtered(eye: np.ndarray) -> np.ndarray:
+        y = TintBlurNoise(noise=0.0)(torch.from_numpy(eye).permute(2, 0, 1)[None].float() / 255.0)
+        return (y[0].permute(1, 2, 0) * 255.0).numpy()
+
+    full = filtered(fit(coded_top, (128, 64)))
+    squeezed = filtered(fit(fit(coded_top, (72, 36)), (128, 64)))
+    err_out = np.abs(first[:64] - full)[8:-8].mean()
+    err_squeezed = np.abs(squeezed - full)[8:-8].mean()
+    assert err_out < 2.0 and err_squeezed > 5 * err_out, (err_out, err_squeezed)
 
 
 def test_real_stereo_clip_preview(video360_dir: Path, tmp_path: Path) -> None:
