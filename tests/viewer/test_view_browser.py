@@ -307,6 +307,50 @@ def test_xr_two_views(browser, server) -> None:
         p.close()
 
 
+def test_xr_start_that_never_settles_times_out_with_a_message(browser, server) -> None:
+    """A broken XR runtime: makeXRCompatible never settles. The page gives up, says why, ends the
+    session and stays usable on the desktop."""
+    hang = FAKE_XR.replace(
+        "WebGL2RenderingContext.prototype.makeXRCompatible = async function () { window.__xr.compatible = true; };",
+        "WebGL2RenderingContext.prototype.makeXRCompatible = function () { return new Promise(() => {}); };",
+    )
+    assert hang != FAKE_XR
+    p = Page(browser, server, init_script=hang)
+    try:
+        p.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=30")
+        page = p.page
+        page.evaluate("WebGL2RenderingContext.prototype.getContextAttributes = function () { return { xrCompatible: false }; }")
+        page.wait_for_selector("#vr", state="visible")
+        page.click("#vr")
+        page.wait_for_function("!document.getElementById('message').hidden && window.__xr.ended", timeout=20000)
+        text = page.inner_text("#message")
+        assert text.startswith("Cannot start VR:") and "ready for VR" in text and "10 s" in text
+        assert page.inner_text("#vr") == "Enter VR" and not page.evaluate("panoViewer.state.xr")
+        p.look(90, 0, 30)  # the desktop view still works
+        assert_color(p.pixels()[H // 2, 12], GREEN, what="desktop view after the failed XR start")  # beside the message
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_shortcuts_work_after_slider_use(tab: Page) -> None:
+    tab.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=60")
+    page = tab.page
+    box = page.locator("#mix").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)  # a click on the slider
+    mix = page.evaluate("panoViewer.state.mix")
+    assert mix > 0.5
+    page.keyboard.press("ArrowRight")  # looks around, does not move the slider any more
+    assert page.evaluate("[panoViewer.state.yaw, panoViewer.state.mix]") == [5, mix]
+    page.focus("#mix")  # a keyboard user on the slider: arrows move it, other shortcuts still work
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("panoViewer.state.mix") < mix and page.evaluate("panoViewer.state.yaw") == 5
+    page.keyboard.press("c")
+    assert page.evaluate("panoViewer.state.mix") in (0, 1)
+    page.keyboard.press("n")
+    page.wait_for_function(f"panoViewer.state.index === {ITEM_PARTIAL}")
+
+
 def test_phone_orientation_drives_the_view(browser, server) -> None:
     """Device orientation (W3C alpha/beta/gamma): upright phone = horizon; turning it left by 90 deg
     turns the view left; tilting its top back looks up. The view keeps the yaw it had when the

@@ -423,6 +423,15 @@ void main() {
     btn.addEventListener("click", () => (state.xr ? state.xr.session.end() : enterVR()));
   }
 
+  const XR_START_MS = 10000;
+  function withTimeout(promise, what) {
+    let timer = 0;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${XR_START_MS / 1000} s: restart the headset's browser and try again`)), XR_START_MS);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+
   async function enterVR() {
     if (state.xr || !navigator.xr) return;
     let session;
@@ -433,9 +442,11 @@ void main() {
       return;
     }
     try {
-      if (gl.makeXRCompatible && !gl.getContextAttributes().xrCompatible) await gl.makeXRCompatible();
+      // A broken XR runtime can leave these promises pending for ever: give up after XR_START_MS.
+      if (gl.makeXRCompatible && !gl.getContextAttributes().xrCompatible)
+        await withTimeout(gl.makeXRCompatible(), "the graphics card did not become ready for VR");
       session.updateRenderState({ baseLayer: new XRWebGLLayer(session, gl) });
-      const space = await session.requestReferenceSpace("local");
+      const space = await withTimeout(session.requestReferenceSpace("local"), "the headset gave no reference space");
       // In VR the world turns with the desktop yaw, so what was in front stays in front.
       state.xr = { session, space, turn: state.yaw, buttons: {}, stick: 0 };
     } catch (err) {
@@ -579,8 +590,12 @@ void main() {
     canvas.addEventListener("pointercancel", up);
     canvas.addEventListener("wheel", (e) => { e.preventDefault(); setView(state.yaw, state.pitch, state.fov * Math.exp(e.deltaY * 0.001)); }, { passive: false });
 
+    // A slider keeps the keys it moves itself; every other shortcut works while it has the focus.
+    const SLIDER_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"]);
     window.addEventListener("keydown", (e) => {
-      if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target;
+      if (t instanceof HTMLInputElement && (t.type !== "range" || SLIDER_KEYS.has(e.key))) return;
       const step = e.shiftKey ? 15 : 5;
       const keys = {
         ArrowLeft: () => setView(state.yaw - step, state.pitch, state.fov),
@@ -612,6 +627,8 @@ void main() {
     $("prev").addEventListener("click", () => showItem(state.index - 1));
     $("next").addEventListener("click", () => showItem(state.index + 1));
     $("mix").addEventListener("input", (e) => setMix(parseFloat(e.target.value)));
+    // Dragging a slider with the mouse or a finger leaves no focus behind: the arrow keys look around again.
+    for (const id of ["mix", "seek"]) $(id).addEventListener("pointerup", (e) => e.target.blur());
     $("play").addEventListener("click", togglePlay);
     $("mute").addEventListener("click", () => { const v = state.a && state.a.video; if (v) { v.muted = !v.muted; updateVideoUI(); } });
     const seek = $("seek");
