@@ -45,6 +45,13 @@ In a headset (WebXR needs a secure page):
     show_default=True,
     help="TCP port; 0 picks a free one.",
 )
+@click.option(
+    "--stereo",
+    type=click.Choice(["auto", "mono", "top-bottom", "left-right"]),
+    default="auto",
+    show_default=True,
+    help="How the files pack two eyes; auto reads it from the file (Spherical video metadata, GPano StereoMode).",
+)
 @click.option("--lan", is_flag=True, help="Serve on the LAN over HTTPS with an access token and print a QR code.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the viewer in the default browser.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
@@ -52,6 +59,7 @@ def view(
     files: tuple[str, ...],
     compare: tuple[tuple[str, str], ...],
     port: int,
+    stereo: str,
     lan: bool,
     open_browser: bool,
     verbose: bool,
@@ -74,7 +82,7 @@ def view(
 
     if not files and not compare:
         raise PanoError("name something to show: pano view FILE|FOLDER ... (or --compare A B)")
-    gallery = build_gallery(list(files), list(compare))
+    gallery = build_gallery(list(files), list(compare), stereo=None if stereo == "auto" else stereo)  # type: ignore[arg-type]
 
     token = ssl_context = public_host = None
     host = "127.0.0.1"

@@ -34,6 +34,9 @@ VIDEO_TYPES: dict[str, str] = {
 PAIR_SUFFIX = "_dream"
 
 MediaKind = Literal["image", "video"]
+#: How a file packs two eyes: one picture, left eye on top, or left eye on the left.
+StereoMode = Literal["mono", "top-bottom", "left-right"]
+STEREO_MODES: tuple[str, ...] = ("mono", "top-bottom", "left-right")
 
 
 def media_kind(path: Path) -> MediaKind | None:
@@ -64,6 +67,8 @@ class MediaFile:
             ``full_height``, ``crop_left``, ``crop_top``, ``crop_width``, ``crop_height`` in pixels,
             or ``None`` for a full 2:1 sphere (and for videos).
         view: Where to look first (``yaw``, ``pitch``, optional ``fov``, degrees), or ``None``.
+        stereo: How the frame holds the eyes: ``"mono"``, ``"top-bottom"`` (left eye on top) or
+            ``"left-right"`` (left eye on the left).
     """
 
     id: int
@@ -71,13 +76,21 @@ class MediaFile:
     kind: MediaKind
     geometry: dict[str, int] | None = None
     view: dict[str, float] | None = None
+    stereo: StereoMode = "mono"
 
     @property
     def url(self) -> str:
         return f"/media/{self.id}"
 
     def manifest(self) -> dict[str, Any]:
-        return {"url": self.url, "name": self.path.name, "kind": self.kind, "geometry": self.geometry, "view": self.view}
+        return {
+            "url": self.url,
+            "name": self.path.name,
+            "kind": self.kind,
+            "geometry": self.geometry,
+            "view": self.view,
+            "stereo": self.stereo,
+        }
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,32 @@ def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | 
     return (None if full else out), view
 
 
+def _stereo_of_video(path: Path) -> StereoMode:
+    """The eye packing a video's Spherical V1/V2 metadata names (``mono`` without any)."""
+    try:
+        from pano.io.spherical import read_spherical_metadata
+    except ImportError:  # pragma: no cover - part of pano
+        return "mono"
+    try:
+        return read_spherical_metadata(path).stereo
+    except (InputError, OSError, ValueError):  # not an MP4/MOV (webm) or unreadable boxes
+        return "mono"
+
+
+def _stereo_of_image(path: Path) -> StereoMode:
+    """The eye packing a photo's GPano block names in ``StereoMode`` (``mono`` without one)."""
+    try:
+        from pano.io.gpano import read_sphere_geometry
+    except ImportError:  # pragma: no cover
+        return "mono"
+    try:
+        geom = read_sphere_geometry(path)
+    except InputError:
+        return "mono"
+    value = dict(geom.extra).get("StereoMode", "mono").strip().lower() if geom else "mono"
+    return value if value in STEREO_MODES else "mono"  # type: ignore[return-value]
+
+
 def _expand_folder(folder: Path) -> list[Path]:
     """The images and videos directly inside ``folder``, sorted; hidden files and symlinks that
     point outside the folder are skipped."""
@@ -198,13 +237,19 @@ def _check_file(path: Path) -> Path:
     return path
 
 
-def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]] | None = None) -> Gallery:
+def build_gallery(
+    paths: list[str | os.PathLike],
+    compare: list[tuple[str, str]] | None = None,
+    stereo: StereoMode | None = None,
+) -> Gallery:
     """Expand folders, detect ``x`` + ``x_dream`` pairs, and give every file an id.
 
     Args:
         paths: Files and folders, in the order to show them. A folder contributes the images and
             videos directly inside it, sorted by name.
         compare: Explicit pairs ``(A, B)`` from ``--compare``; they come first.
+        stereo: The eye packing of every file (``--stereo``); ``None`` reads it from each file:
+            Spherical V1/V2 metadata of videos, the GPano ``StereoMode`` field of photos.
 
     Returns:
         The gallery. A file that is the ``_dream`` twin of another listed file is shown as that
@@ -234,7 +279,8 @@ def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]]
         kind = media_kind(resolved) or media_kind(p)
         assert kind is not None  # checked above
         geometry, view = _read_sphere(resolved) if kind == "image" else (None, None)
-        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view)
+        packing = stereo or (_stereo_of_image(resolved) if kind == "image" else _stereo_of_video(resolved))
+        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing)
         gallery.files.append(mf)
         by_path[resolved] = mf
         return mf

@@ -21,6 +21,8 @@ from _viewdata import (
     PARTIAL_WEST,
     RED,
     YELLOW,
+    lonlat_grid,
+    quadrant_sphere,
 )
 from PIL import Image
 
@@ -440,6 +442,104 @@ def test_real_photospheres(browser, real_server: ViewerServer) -> None:
         for yaw, pitch in [(0, 40), (0, -45), (60, 80), (60, -80)]:  # above and below the band: background
             p.look(yaw, pitch, fov)
             assert_color(p.center(), BACKGROUND, tol=6, what=f"outside the band at pitch {pitch}")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+# --- stereo: one eye per eye in VR, the left eye on a flat screen ----------------------------------
+
+RIGHT_FRONT, RIGHT_BACK = ORANGE, CYAN  # the right eye's picture differs from the left eye's
+
+
+def stereo_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(left eye, right eye): the quadrant sphere, and one with another front and back."""
+    left = quadrant_sphere()
+    right = left.copy()
+    lon, lat = lonlat_grid(right.shape[1], right.shape[0])
+    right[(np.abs(lon) <= 45) & (np.abs(lat) <= 50)] = RIGHT_FRONT
+    right[(np.abs(lon) >= 135) & (np.abs(lat) <= 50)] = RIGHT_BACK
+    return left, right
+
+
+def horizon_line_ratio(img: np.ndarray, row: int, band: int = 40) -> float:
+    """How much the change between rows ``row - 1`` and ``row`` stands out: the mean absolute
+    difference of those two rows over the median of the same measure in the rows around."""
+    d = np.abs(np.diff(img.astype(float), axis=0)).mean(axis=(1, 2))
+    return float(d[row - 1] / max(np.median(d[row - band : row + band]), 1e-6))
+
+
+@pytest.fixture(scope="module")
+def stereo_server(tmp_path_factory: pytest.TempPathFactory, video360_dir: Path) -> Iterator[ViewerServer]:
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    congo = video360_dir / "vrview_congo_1024.mp4"
+    if not congo.is_file():
+        pytest.skip(f"{congo.name} is absent")
+    folder = tmp_path_factory.mktemp("stereo")
+    left, right = stereo_pair()
+    h, w = left.shape[:2]
+    for name, frame, mode in [("tb.jpg", np.concatenate([left, right], 0), "top-bottom"), ("lr.jpg", np.concatenate([left, right], 1), "left-right")]:
+        xmp = gpano_xmp(SphereGeometry(w, h, 0, 0, w, h), extra={"GPano:StereoMode": mode})
+        Image.fromarray(frame).save(folder / name, quality=95, subsampling=0, xmp=xmp)  # 4:4:4: no colour smear across the eyes
+    gallery = build_gallery([folder / "tb.jpg", folder / "lr.jpg", congo])
+    assert [f.stereo for f in gallery.files] == ["top-bottom", "left-right", "top-bottom"]  # GPano, GPano, Spherical V1
+    with ViewerServer(gallery, port=0) as srv:
+        yield srv
+
+
+def test_stereo_photos_one_eye_per_eye(browser, stereo_server: ViewerServer) -> None:
+    p = Page(browser, stereo_server, init_script=FAKE_XR)
+    try:
+        p.open("item=0&yaw=0&pitch=0&fov=30")
+        page = p.page
+        assert_color(p.center(), RED, what="flat screen: the left eye")
+        page.click("#vr")
+        page.wait_for_function("window.__xr.frames > 3 && panoViewer.state.xr")
+        for item in (0, 1):  # top-bottom, then left-right
+            if item:
+                page.evaluate("panoViewer.show(1)")
+                page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready")
+            p.frame()
+            px = p.pixels()
+            # the fake headset's left eye looks at lon 0, its right eye at lon 180
+            assert_color(px[H // 2, W // 4], RED, what=f"item {item}: left eye, front")
+            assert_color(px[H // 2, 3 * W // 4], RIGHT_BACK, what=f"item {item}: right eye, back")
+        page.click("#vr")
+        page.wait_for_function("!panoViewer.state.xr")
+        for yaw, pitch, color in [(0, 0, RED), (180, 0, YELLOW), (0, 80, MAGENTA), (0, -80, CYAN)]:
+            p.look(yaw, pitch, 30)
+            assert_color(p.center(), color, what=f"flat screen, left-right, yaw {yaw} pitch {pitch}")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_stereo_video_has_no_line_at_the_horizon(browser, stereo_server: ViewerServer) -> None:
+    """The top-bottom congo clip: mapped whole onto the sphere, each hemisphere would show another
+    eye and the horizon would be a hard line (the decoded frame proves the measure sees it)."""
+    import av
+
+    congo = stereo_server.gallery.files[2].path
+    with av.open(str(congo)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert horizon_line_ratio(frame, frame.shape[0] // 2) > 8  # the baseline: both eyes on one sphere
+    assert horizon_line_ratio(frame[: frame.shape[0] // 2], frame.shape[0] // 4) < 2  # the left eye alone
+
+    p = Page(browser, stereo_server)
+    try:
+        p.open("item=2&yaw=0&pitch=0&fov=60")
+        page = p.page
+        page.wait_for_function("panoViewer.video && panoViewer.video.readyState >= 2", timeout=20000)
+        page.evaluate("panoViewer.video.pause(); panoViewer.video.currentTime = 4")
+        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 4) < 0.05 && !panoViewer.video.seeking && panoViewer.video.readyState >= 2")
+        page.wait_for_timeout(150)  # the decoded frame reaches the texture on the next frame callback
+        for yaw in (0, 120, -120):
+            p.look(yaw, 0, 60)
+            shot = p.pixels()[:, 40:-40]
+            assert shot.std() > 10, "the video is not on screen"
+            ratio = max(horizon_line_ratio(shot, H // 2 + k) for k in (-1, 0, 1))
+            assert ratio < 4, f"yaw {yaw}: a line at the horizon ({ratio:.1f}x the usual row change)"
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

@@ -486,3 +486,27 @@ def test_loose_key_permissions_are_not_reused(tmp_path: Path) -> None:
     assert elsewhere.read_bytes() == second  # the link's target is left alone
     ctx = server_context(cert, key)  # the new pair loads
     assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_stereo_from_metadata_and_override(tmp_path: Path, video360_dir: Path) -> None:
+    """Videos: Spherical V1/V2 metadata (written here by pano.io.spherical); photos: GPano
+    StereoMode; ``stereo=`` (the --stereo flag) overrides both."""
+    from pano.io.spherical import SphericalMetadata, copy_with_spherical_metadata
+
+    src = video360_dir / "panolens_1941-battle-low.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src.name} is absent")
+    lr = tmp_path / "lr.mp4"
+    copy_with_spherical_metadata(src, lr, SphericalMetadata(stereo="left-right"))
+    photo = _gpano_jpeg(tmp_path / "tb.jpg", full_width=64, full_height=32, crop_left=0, crop_top=0, crop_width=64, crop_height=32)
+    from PIL import Image
+
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    stereo_photo = tmp_path / "stereo.jpg"
+    xmp = gpano_xmp(SphereGeometry.full_sphere(64, 32), extra={"GPano:StereoMode": "top-bottom"})
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(stereo_photo, xmp=xmp)
+    g = build_gallery([src, lr, photo, stereo_photo])
+    assert [f.stereo for f in g.files] == ["mono", "left-right", "mono", "top-bottom"]
+    assert [i["a"]["stereo"] for i in g.manifest()["items"]] == ["mono", "left-right", "mono", "top-bottom"]
+    assert {f.stereo for f in build_gallery([src, lr, photo], stereo="top-bottom").files} == {"top-bottom"}

@@ -104,17 +104,24 @@ uniform sampler2D uTexA;
 uniform sampler2D uTexB;
 uniform vec4 uCropA;        // (left, top, width, height) of the texture on the full sphere, in [0, 1]
 uniform vec4 uCropB;
+uniform vec4 uEyeA;         // this eye's part of the frame: (s scale, s offset, t scale, t offset)
+uniform vec4 uEyeB;
 uniform float uMix;         // 0: A only, 1: B only
 uniform vec3 uBackground;   // outside a partial photosphere
 out vec4 outColor;
 const float PI = 3.141592653589793;
 
-vec3 sphereColor(sampler2D tex, vec4 crop, vec2 uv, vec2 gx, vec2 gy) {
+vec3 sphereColor(sampler2D tex, vec4 crop, vec4 eye, vec2 uv, vec2 gx, vec2 gy) {
   float s = fract(uv.x - crop.x) / crop.z;
   float t = (uv.y - crop.y) / crop.w;
   if (s > 1.0 || t < 0.0 || t > 1.0) return uBackground;
-  vec2 k = 1.0 / crop.zw;
-  return textureGrad(tex, vec2(s, t), gx * k, gy * k).rgb;
+  // Stereo: only this eye's half of the frame, and the filter never reaches into the other half.
+  vec2 st = vec2(s, t) * eye.xz + eye.yw;
+  vec2 halfTexel = 0.5 / vec2(textureSize(tex, 0));
+  if (eye.x < 1.0) st.x = clamp(st.x, eye.y + halfTexel.x, eye.y + eye.x - halfTexel.x);
+  if (eye.z < 1.0) st.y = clamp(st.y, eye.w + halfTexel.y, eye.w + eye.z - halfTexel.y);
+  vec2 k = eye.xz / crop.zw;
+  return textureGrad(tex, st, gx * k, gy * k).rgb;
 }
 
 void main() {
@@ -131,8 +138,8 @@ void main() {
   float gx2 = dFdx(u2), gy2 = dFdy(u2);
   if (abs(gx2) < abs(gx.x)) gx.x = gx2;
   if (abs(gy2) < abs(gy.x)) gy.x = gy2;
-  vec3 c = sphereColor(uTexA, uCropA, uv, gx, gy);
-  if (uMix > 0.0) c = mix(c, sphereColor(uTexB, uCropB, uv, gx, gy), uMix);
+  vec3 c = sphereColor(uTexA, uCropA, uEyeA, uv, gx, gy);
+  if (uMix > 0.0) c = mix(c, sphereColor(uTexB, uCropB, uEyeB, uv, gx, gy), uMix);
   outColor = vec4(c, 1.0);
 }`;
 
@@ -174,7 +181,7 @@ void main() {
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error("program: " + gl.getProgramInfoLog(prog));
     uni = {};
-    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uMix", "uBackground"])
+    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uEyeA", "uEyeB", "uMix", "uBackground"])
       uni[n] = gl.getUniformLocation(prog, n);
     gl.bindVertexArray(gl.createVertexArray());
     maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
@@ -191,6 +198,14 @@ void main() {
     if (!geometry) return [0, 0, 1, 1];
     const g = geometry;
     return [g.crop_left / g.full_width, g.crop_top / g.full_height, g.crop_width / g.full_width, g.crop_height / g.full_height];
+  }
+
+  // The part of a frame one eye sees, as (s scale, s offset, t scale, t offset); eye 0 is the left
+  // eye (also what a flat screen shows), eye 1 the right. Top-bottom: left eye on top.
+  function eyeRect(stereo, eye) {
+    if (stereo === "top-bottom") return [1, 0, 0.5, 0.5 * eye];
+    if (stereo === "left-right") return [0.5, 0.5 * eye, 1, 0];
+    return [1, 0, 1, 0];
   }
 
   function newTexture(fullWidth, mips) {
@@ -221,9 +236,11 @@ void main() {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
     gl.generateMipmap(gl.TEXTURE_2D);
     if (source.close) source.close();
-    if (!entry.geometry && Math.abs(w - 2 * h) > 2)
-      console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight}, not 2:1: shown stretched over the whole sphere`);
-    return { tex, crop, video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
+    const stereo = entry.stereo || "mono";
+    const eyeW = stereo === "left-right" ? w / 2 : w, eyeH = stereo === "top-bottom" ? h / 2 : h;
+    if (!entry.geometry && Math.abs(eyeW - 2 * eyeH) > 2)
+      console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight} (${stereo}), not 2:1 per eye: shown stretched over the whole sphere`);
+    return { tex, crop, stereo, video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
   }
 
   function loadVideo(entry, muted) {
@@ -235,7 +252,7 @@ void main() {
     video.src = entry.url;
     const tex = newTexture(true, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array([0, 0, 0, 255]));
-    const media = { tex, crop: [0, 0, 1, 1], video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
+    const media = { tex, crop: [0, 0, 1, 1], stereo: entry.stereo || "mono", video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
     return new Promise((resolve, reject) => {
       video.addEventListener("loadeddata", () => { media.width = video.videoWidth; media.height = video.videoHeight; resolve(media); }, { once: true });
       video.addEventListener("error", () => reject(new Error(`cannot play ${entry.name}: the browser lacks its codec (try H.264 mp4)`)), { once: true });
@@ -360,7 +377,7 @@ void main() {
   }
 
   // ---------------------------------------------------------------- drawing
-  function drawView(invProj, viewRot) {
+  function drawView(invProj, viewRot, eye = 0) {
     gl.useProgram(prog);
     gl.uniformMatrix4fv(uni.uInvProj, false, invProj);
     gl.uniformMatrix3fv(uni.uView, false, viewRot);
@@ -373,6 +390,8 @@ void main() {
     gl.uniform1i(uni.uTexB, 1);
     gl.uniform4fv(uni.uCropA, a ? a.crop : [0, 0, 1, 1]);
     gl.uniform4fv(uni.uCropB, b ? b.crop : [0, 0, 1, 1]);
+    gl.uniform4fv(uni.uEyeA, eyeRect(a && a.stereo, eye));
+    gl.uniform4fv(uni.uEyeB, eyeRect(b && b.stereo, eye));
     gl.uniform1f(uni.uMix, state.b ? state.mix : 0);
     gl.uniform3fv(uni.uBackground, BACKGROUND);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
@@ -504,7 +523,7 @@ void main() {
       const vp = layer.getViewport(view);
       if (!vp) continue;
       gl.viewport(vp.x, vp.y, vp.width, vp.height);
-      drawView(invert4(view.projectionMatrix), mul3(turn, rot3of4(view.transform.matrix)));
+      drawView(invert4(view.projectionMatrix), mul3(turn, rot3of4(view.transform.matrix)), view.eye === "right" ? 1 : 0);
     }
     frameDone();
   }
