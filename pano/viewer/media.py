@@ -69,6 +69,9 @@ class MediaFile:
         view: Where to look first (``yaw``, ``pitch``, optional ``fov``, degrees), or ``None``.
         stereo: How the frame holds the eyes: ``"mono"``, ``"top-bottom"`` (left eye on top) or
             ``"left-right"`` (left eye on the left).
+        pose: The camera's tilt from GPano, ``{"pitch", "roll"}`` in degrees (``PosePitchDegrees``:
+            the image centre's height above the horizon; ``PoseRollDegrees``: how far the horizon
+            turns counter-clockwise in the image), or ``None`` when level. The page undoes it.
     """
 
     id: int
@@ -77,6 +80,7 @@ class MediaFile:
     geometry: dict[str, int] | None = None
     view: dict[str, float] | None = None
     stereo: StereoMode = "mono"
+    pose: dict[str, float] | None = None
 
     @property
     def url(self) -> str:
@@ -90,6 +94,7 @@ class MediaFile:
             "geometry": self.geometry,
             "view": self.view,
             "stereo": self.stereo,
+            "pose": self.pose,
         }
 
 
@@ -139,29 +144,33 @@ def _wrap_deg(d: float) -> float:
     return (d + 180.0) % 360.0 - 180.0
 
 
-def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | None]:
-    """GPano placement and initial view of an image: ``(geometry, view)``.
+def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | None, dict[str, float] | None]:
+    """GPano placement, initial view and pose of an image: ``(geometry, view, pose)``.
 
     ``geometry`` is ``None`` for a full sphere (or a file without GPano). ``view`` is where to look
     first, ``{"yaw", "pitch"[, "fov"]}`` in pano's convention, or ``None`` (the image centre):
     ``InitialViewHeadingDegrees`` relative to ``PoseHeadingDegrees`` (GPano: without a pose heading,
     headings count from the full panorama's left edge, so its centre is 180), else the middle of a
-    partial photosphere.
+    partial photosphere. ``pose`` is ``{"pitch", "roll"}`` from ``PosePitchDegrees`` and
+    ``PoseRollDegrees`` when either is set and not zero, else ``None``.
     """
     try:
         from pano.io.gpano import read_sphere_geometry
     except ImportError:  # the GPano reader is optional for the viewer
-        return None, None
+        return None, None, None
     try:
         geom = read_sphere_geometry(path)
     except InputError:
-        return None, None
+        return None, None, None
     if geom is None:
-        return None, None
+        return None, None, None
+    pose = None
+    if geom.pitch_deg or geom.roll_deg:
+        pose = {"pitch": max(-90.0, min(90.0, float(geom.pitch_deg or 0.0))), "roll": float(geom.roll_deg or 0.0)}
     keys = ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height")
     out = {k: int(getattr(geom, k)) for k in keys}
     if min(out["full_width"], out["full_height"], out["crop_width"], out["crop_height"]) <= 0:
-        return None, None
+        return None, None, pose
     full = (out["crop_left"], out["crop_top"], out["crop_width"], out["crop_height"]) == (
         0,
         0,
@@ -180,7 +189,7 @@ def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | 
         top = (0.5 - out["crop_top"] / fh) * 180.0
         bottom = (0.5 - (out["crop_top"] + out["crop_height"]) / fh) * 180.0
         view = {"yaw": lon, "pitch": 0.0 if bottom <= 0.0 <= top else (top + bottom) / 2}
-    return (None if full else out), view
+    return (None if full else out), view, pose
 
 
 def _stereo_of_video(path: Path) -> StereoMode:
@@ -278,9 +287,9 @@ def build_gallery(
             return by_path[resolved]
         kind = media_kind(resolved) or media_kind(p)
         assert kind is not None  # checked above
-        geometry, view = _read_sphere(resolved) if kind == "image" else (None, None)
+        geometry, view, pose = _read_sphere(resolved) if kind == "image" else (None, None, None)
         packing = stereo or (_stereo_of_image(resolved) if kind == "image" else _stereo_of_video(resolved))
-        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing)
+        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing, pose)
         gallery.files.append(mf)
         by_path[resolved] = mf
         return mf

@@ -153,6 +153,11 @@ def test_crossfade_slider(tab: Page) -> None:
     tab.frame()
     half = tuple((a + b) / 2 for a, b in zip(RED, ORANGE))
     assert_color(tab.center(), half, what="mix 0.5")
+    tab.page.wait_for_function("location.hash.endsWith('&mix=0.5')")  # the crossfade is in the URL too
+    tab.page.reload()
+    tab.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
+    assert tab.page.evaluate("[panoViewer.state.index, panoViewer.state.mix, panoViewer.state.fov]") == [ITEM_SPHERE, 0.5, 30]
+    tab.page.focus("#mix")
     tab.page.keyboard.press("Home")
     tab.frame()
     assert_color(tab.center(), RED, what="back to mix 0")
@@ -540,6 +545,83 @@ def test_stereo_video_has_no_line_at_the_horizon(browser, stereo_server: ViewerS
             assert shot.std() > 10, "the video is not on screen"
             ratio = max(horizon_line_ratio(shot, H // 2 + k) for k in (-1, 0, 1))
             assert ratio < 4, f"yaw {yaw}: a line at the horizon ({ratio:.1f}x the usual row change)"
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+# --- GPano pose, the first view, and the view in the URL -----------------------------------------
+
+SKY, GROUND = BLUE, GREEN
+POSE_PITCH, POSE_ROLL = 10.0, 20.0
+
+
+def posed_photo(width: int = 512) -> np.ndarray:
+    """A level world (sky above the horizon, ground below) as a camera with GPano pose pitch 10 and
+    roll 20 saw it: the photo's centre is 10 deg above the horizon, and the horizon turns 20 deg
+    counter-clockwise in the image."""
+    lon, lat = (np.radians(a) for a in lonlat_grid(width, width // 2))
+    d = np.stack([np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)], -1)  # x right, y up, z forward
+    p, r = np.radians(POSE_PITCH), -np.radians(POSE_ROLL)
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])  # roll about the forward axis
+    rx = np.array([[1, 0, 0], [0, np.cos(p), np.sin(p)], [0, -np.sin(p), np.cos(p)]])  # then tip the forward axis up
+    world = d @ (rx @ rz).T
+    img = np.empty(d.shape, np.uint8)
+    img[:] = GROUND
+    img[world[..., 1] > 0] = SKY
+    return img
+
+
+def test_posed_photo_as_the_camera_saw_it() -> None:
+    """The synthetic photo agrees with GPano's words: centre 10 deg up, horizon rotated CCW."""
+    img = posed_photo()
+    h, w = img.shape[:2]
+
+    def horizon_row(lon_deg: float) -> float:
+        col = int((lon_deg / 360 + 0.5) * w)
+        return float(np.argmax((img[:, col] == GROUND).all(-1)))
+
+    centre = horizon_row(0)
+    assert centre == pytest.approx((0.5 + POSE_PITCH / 180) * h, abs=2)  # the horizon lies 10 deg below the centre
+    # counter-clockwise: higher (smaller row) on the right; a viewer that ignores the pose shows this tilt
+    assert horizon_row(-20) - horizon_row(20) > 10
+
+
+@pytest.fixture(scope="module")
+def posed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    folder = tmp_path_factory.mktemp("posed")
+    img = posed_photo()
+    h, w = img.shape[:2]
+    geom = SphereGeometry(w, h, 0, 0, w, h, heading_deg=0.0, pitch_deg=POSE_PITCH, roll_deg=POSE_ROLL,
+                          initial_heading_deg=40.0, initial_pitch_deg=5.0, initial_hfov_deg=70.0)
+    Image.fromarray(img).save(folder / "posed.jpg", quality=95, subsampling=0, xmp=gpano_xmp(geom))
+    gallery = build_gallery([folder / "posed.jpg"])
+    assert gallery.files[0].pose == {"pitch": POSE_PITCH, "roll": POSE_ROLL}
+    assert gallery.manifest()["items"][0]["a"]["view"] == {"yaw": 40.0, "pitch": 5.0, "fov": 70.0}
+    with ViewerServer(gallery, port=0) as srv:
+        yield srv
+
+
+def test_pose_applied_home_and_view_in_the_url(browser, posed_server: ViewerServer) -> None:
+    p = Page(browser, posed_server)
+    try:
+        p.open("item=0&yaw=0&pitch=0&fov=60")
+        page = p.page
+        for yaw in (0, 90, 180, -90):  # level all around: the roll undone, the pitch too
+            p.look(yaw, 0, 60)
+            px = p.pixels()
+            for x in (int(W * 0.1), W // 2, int(W * 0.9)):
+                assert_color(px[H // 2 - 8, x], SKY, tol=16, what=f"yaw {yaw}, column {x}, just above the horizon")
+                assert_color(px[H // 2 + 8, x], GROUND, tol=16, what=f"yaw {yaw}, column {x}, just below the horizon")
+        page.keyboard.press("Home")  # the photo's first view (GPano InitialView*), not yaw 0
+        assert page.evaluate("[panoViewer.state.yaw, panoViewer.state.pitch, panoViewer.state.fov]") == [40, 5, 70]
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("location.hash === '#item=0&yaw=45&pitch=5&fov=70'")
+        page.reload()  # the URL keeps the view
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
+        assert page.evaluate("[panoViewer.state.index, panoViewer.state.yaw, panoViewer.state.pitch, panoViewer.state.fov]") == [0, 45, 5, 70]
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

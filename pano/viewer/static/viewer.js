@@ -82,6 +82,23 @@
     const n = 0.1, f = 10;
     return new Float32Array([1 / tx, 0, 0, 0, 0, 1 / ty, 0, 0, 0, 0, (f + n) / (n - f), -1, 0, 0, (2 * f * n) / (n - f), 0]);
   }
+  // Level world -> photo frame, in pano axes (x right, y up, z forward), column-major. GPano: the
+  // photo's centre lies pitchDeg above the horizon, and its horizon turns rollDeg counter-clockwise
+  // in the image. Photo -> world is Rx(pitch) * Rz(-roll) (roll about the camera's forward axis,
+  // then pitch); the shader needs the inverse, its transpose.
+  function poseMatrix(pose) {
+    if (!pose) return new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const p = (pose.pitch || 0) * DEG, r = -(pose.roll || 0) * DEG;
+    const cp = Math.cos(p), sp = Math.sin(p), cr = Math.cos(r), sr = Math.sin(r);
+    // photo -> world, row-major: Rx(p) = [[1,0,0],[0,cp,sp],[0,-sp,cp]] (forward tips up), Rz(r) = [[cr,-sr,0],[sr,cr,0],[0,0,1]]
+    const m = [
+      [cr, -sr, 0],
+      [cp * sr, cp * cr, sp],
+      [-sp * sr, -sp * cr, cp],
+    ];
+    // column-major of the transpose = row-major of m
+    return new Float32Array([m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1], m[2][2]]);
+  }
   // Camera-to-world rotation of a desktop view: yaw > 0 turns right, pitch > 0 looks up.
   function viewRotation(yawDeg, pitchDeg) { return mul3(rotY(-yawDeg * DEG), rotX(pitchDeg * DEG)); }
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
@@ -108,6 +125,7 @@ uniform vec4 uEyeA;         // this eye's part of the frame: (s scale, s offset,
 uniform vec4 uEyeB;
 uniform float uMix;         // 0: A only, 1: B only
 uniform vec3 uBackground;   // outside a partial photosphere
+uniform mat3 uPose;         // level world -> the photo's own frame (GPano pose pitch and roll), pano axes
 out vec4 outColor;
 const float PI = 3.141592653589793;
 
@@ -126,8 +144,9 @@ vec3 sphereColor(sampler2D tex, vec4 crop, vec4 eye, vec2 uv, vec2 gx, vec2 gy) 
 
 void main() {
   vec4 near = uInvProj * vec4(vNdc, -1.0, 1.0);
-  vec3 d = normalize(uView * (near.xyz / near.w));
-  float lon = atan(d.x, -d.z);                 // pano: z forward = -world z
+  vec3 w = normalize(uView * (near.xyz / near.w));
+  vec3 d = uPose * vec3(w.x, w.y, -w.z);       // pano axes: x right, y up, z forward = -world z
+  float lon = atan(d.x, d.z);
   float lat = asin(clamp(d.y, -1.0, 1.0));
   vec2 uv = vec2(lon / (2.0 * PI) + 0.5, 0.5 - lat / PI);
   // Screen-space derivatives of u from whichever of two parametrisations is continuous here:
@@ -181,7 +200,7 @@ void main() {
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error("program: " + gl.getProgramInfoLog(prog));
     uni = {};
-    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uEyeA", "uEyeB", "uMix", "uBackground"])
+    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uEyeA", "uEyeB", "uMix", "uBackground", "uPose"])
       uni[n] = gl.getUniformLocation(prog, n);
     gl.bindVertexArray(gl.createVertexArray());
     maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
@@ -240,7 +259,7 @@ void main() {
     const eyeW = stereo === "left-right" ? w / 2 : w, eyeH = stereo === "top-bottom" ? h / 2 : h;
     if (!entry.geometry && Math.abs(eyeW - 2 * eyeH) > 2)
       console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight} (${stereo}), not 2:1 per eye: shown stretched over the whole sphere`);
-    return { tex, crop, stereo, video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
+    return { tex, crop, stereo, pose: poseMatrix(entry.pose), video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
   }
 
   function loadVideo(entry, muted) {
@@ -252,7 +271,7 @@ void main() {
     video.src = entry.url;
     const tex = newTexture(true, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array([0, 0, 0, 255]));
-    const media = { tex, crop: [0, 0, 1, 1], stereo: entry.stereo || "mono", video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
+    const media = { tex, crop: [0, 0, 1, 1], stereo: entry.stereo || "mono", pose: poseMatrix(entry.pose), video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
     return new Promise((resolve, reject) => {
       video.addEventListener("loadeddata", () => { media.width = video.videoWidth; media.height = video.videoHeight; resolve(media); }, { once: true });
       video.addEventListener("error", () => reject(new Error(`cannot play ${entry.name}: the browser lacks its codec (try H.264 mp4)`)), { once: true });
@@ -325,6 +344,7 @@ void main() {
     }
     updateVideoUI();
     state.dirty = true;
+    scheduleHash();
   }
 
   // ---------------------------------------------------------------- view state and UI
@@ -333,11 +353,34 @@ void main() {
     state.pitch = clamp(pitch, -90, 90);
     state.fov = clamp(fov, FOV_MIN, FOV_MAX);
     state.dirty = true;
+    scheduleHash();
   }
   function setMix(v) {
     state.mix = clamp(v, 0, 1);
     $("mix").value = String(state.mix);
     state.dirty = true;
+    scheduleHash();
+  }
+  // The item's own first view (GPano initial view, else straight ahead): where Home goes.
+  function homeView() {
+    const item = state.items[state.index];
+    const v = (item && item.a.view) || { yaw: 0, pitch: 0 };
+    return [v.yaw, v.pitch, v.fov || FOV_DEFAULT];
+  }
+  // The view lives in the URL hash (a link shares it; a reload keeps it). replaceState: no history
+  // entry per drag step and no hashchange event back into applyHash.
+  let hashTimer = 0;
+  function scheduleHash() {
+    if (state.index < 0 || hashTimer) return;
+    hashTimer = setTimeout(writeHash, 200);
+  }
+  function writeHash() {
+    hashTimer = 0;
+    if (state.index < 0) return;
+    const r = (v, digits) => String(Number(v.toFixed(digits)));
+    let h = `item=${state.index}&yaw=${r(state.yaw, 2)}&pitch=${r(state.pitch, 2)}&fov=${r(state.fov, 2)}`;
+    if (state.b) h += `&mix=${r(state.mix, 3)}`;
+    if (location.hash.slice(1) !== h) history.replaceState(history.state, "", location.pathname + location.search + "#" + h);
   }
   function applyHash() {
     const p = new URLSearchParams(location.hash.slice(1));
@@ -394,6 +437,7 @@ void main() {
     gl.uniform4fv(uni.uEyeB, eyeRect(b && b.stereo, eye));
     gl.uniform1f(uni.uMix, state.b ? state.mix : 0);
     gl.uniform3fv(uni.uBackground, BACKGROUND);
+    gl.uniformMatrix3fv(uni.uPose, false, a ? a.pose : poseMatrix(null));
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   }
 
@@ -624,8 +668,8 @@ void main() {
         "+": () => setView(state.yaw, state.pitch, state.fov / 1.15),
         "=": () => setView(state.yaw, state.pitch, state.fov / 1.15),
         "-": () => setView(state.yaw, state.pitch, state.fov * 1.15),
-        Home: () => setView(0, 0, FOV_DEFAULT),
-        "0": () => setView(0, 0, FOV_DEFAULT),
+        Home: () => setView(...homeView()),
+        "0": () => setView(...homeView()),
         PageDown: () => showItem(state.index + 1), n: () => showItem(state.index + 1),
         PageUp: () => showItem(state.index - 1), p: () => showItem(state.index - 1),
         c: () => state.b && setMix(state.mix < 0.5 ? 1 : 0),
