@@ -72,6 +72,7 @@ class MediaFile:
         pose: The camera's tilt from GPano, ``{"pitch", "roll"}`` in degrees (``PosePitchDegrees``:
             the image centre's height above the horizon; ``PoseRollDegrees``: how far the horizon
             turns counter-clockwise in the image), or ``None`` when level. The page undoes it.
+        size: ``(width, height)`` of an image from its header (``None`` for videos).
     """
 
     id: int
@@ -81,6 +82,18 @@ class MediaFile:
     view: dict[str, float] | None = None
     stereo: StereoMode = "mono"
     pose: dict[str, float] | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def tiled(self) -> bool:
+        """Whether the viewer shows this image from a cube-face tile pyramid (:mod:`pano.viewer.tiles`):
+        a mono full sphere wider than one texture that every headset can hold."""
+        from pano.viewer.tiles import TILE_MIN_WIDTH
+
+        return (
+            self.kind == "image" and self.geometry is None and self.stereo == "mono"
+            and self.size is not None and self.size[0] > TILE_MIN_WIDTH
+        )
 
     @property
     def url(self) -> str:
@@ -95,6 +108,7 @@ class MediaFile:
             "view": self.view,
             "stereo": self.stereo,
             "pose": self.pose,
+            "tiles": f"/tiles/{self.id}/" if self.tiled else None,
         }
 
 
@@ -218,6 +232,22 @@ def _stereo_of_image(path: Path) -> StereoMode:
     return value if value in STEREO_MODES else "mono"  # type: ignore[return-value]
 
 
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from the image's header, or ``None`` when it cannot be read."""
+    try:
+        from pano.io.image import _open
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        im = _open(path)
+    except InputError:
+        return None
+    try:
+        return im.size
+    finally:
+        im.close()
+
+
 def _expand_folder(folder: Path) -> list[Path]:
     """The images and videos directly inside ``folder``, sorted; hidden files and symlinks that
     point outside the folder are skipped."""
@@ -289,7 +319,7 @@ def build_gallery(
         assert kind is not None  # checked above
         geometry, view, pose = _read_sphere(resolved) if kind == "image" else (None, None, None)
         packing = stereo or (_stereo_of_image(resolved) if kind == "image" else _stereo_of_video(resolved))
-        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing, pose)
+        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing, pose, _image_size(resolved) if kind == "image" else None)
         gallery.files.append(mf)
         by_path[resolved] = mf
         return mf

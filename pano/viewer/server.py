@@ -6,6 +6,8 @@ Routes (GET and HEAD only; anything else is 404):
 * ``/static/<name>``: one of the files shipped in ``pano/viewer/static`` (exact names only).
 * ``/manifest.json``: :meth:`pano.viewer.media.Gallery.manifest`.
 * ``/media/<id>``: file ``id`` of the gallery, with HTTP range requests (206/416) for seeking.
+* ``/tiles/<id>/meta.json`` and ``/tiles/<id>/<level>/<face>/<row>_<col>.jpg``: the cube-face tile
+  pyramid of a large image (:mod:`pano.viewer.tiles`), made on demand in the user's cache folder.
 
 No URL is ever mapped onto the file system, so ``..``, percent-encoded traversal, absolute paths
 and symlinks out of a folder all end in 404. With a token (``--lan``), every request must carry it
@@ -36,6 +38,7 @@ import time
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,6 +57,7 @@ STATIC_TYPES: dict[str, str] = {
 COOKIE = "pano_token"
 _CHUNK = 256 * 1024
 _MEDIA_RE = re.compile(r"/media/(0|[1-9][0-9]{0,8})")
+_TILE_RE = re.compile(r"/tiles/(0|[1-9][0-9]{0,8})/(?:(meta\.json)|([0-9])/([0-5])/(0|[1-9][0-9]{0,3})_(0|[1-9][0-9]{0,3})\.jpg)")
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -221,6 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(viewer.assets[name], STATIC_TYPES["." + name.rsplit(".", 1)[-1]], body)
         elif (m := _MEDIA_RE.fullmatch(path)) and viewer.gallery.file(int(m.group(1))) is not None:
             self._send_media(int(m.group(1)), body)
+        elif (m := _TILE_RE.fullmatch(path)) and (source := viewer.tile_source(int(m.group(1)))) is not None:
+            self._send_tile(source, m, body)
         else:
             self._send_simple(HTTPStatus.NOT_FOUND)
 
@@ -235,6 +241,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(data)
+
+    def _send_tile(self, source: Any, m: re.Match, body: bool) -> None:
+        from pano.errors import PanoError
+
+        if m.group(2):
+            self._send_bytes(json.dumps(source.meta()).encode(), "application/json", body)
+            return
+        try:
+            tile = source.tile_file(*(int(g) for g in m.group(3, 4, 5, 6)))
+        except PanoError as exc:
+            self._send_simple(HTTPStatus.INTERNAL_SERVER_ERROR, f"500 {exc.format_message()}\n")
+            return
+        if tile is None:
+            self._send_simple(HTTPStatus.NOT_FOUND)
+            return
+        self._send_bytes(tile.read_bytes(), "image/jpeg", body)
 
     def _send_media(self, media_id: int, body: bool) -> None:
         mf = self.server.viewer.gallery.files[media_id]
@@ -399,6 +421,7 @@ class ViewerServer:
         header_timeout: Seconds a connection may take to send a request's line and headers
             (counted from when the server starts waiting for it, so idle connections close too).
         send_timeout: Seconds one write to a client may block (a reader that stops reading).
+        tile_cache: Where tile pyramids are kept (default: ``pano.viewer.tiles.cache_dir()``).
 
     Raises:
         OSError: The port is taken (the command turns this into a one-line error).
@@ -416,6 +439,7 @@ class ViewerServer:
         max_connections: int = 256,
         header_timeout: float = 15.0,
         send_timeout: float = 30.0,
+        tile_cache: Path | None = None,
     ) -> None:
         self.gallery = gallery
         self.token = token
@@ -424,6 +448,9 @@ class ViewerServer:
         self.header_timeout = header_timeout
         self.send_timeout = send_timeout
         self.assets = _static_assets()
+        self.tile_cache = tile_cache
+        self._tile_sources: dict[int, Any] = {}
+        self._tile_lock = threading.Lock()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.viewer = self
         self._httpd.slots = threading.BoundedSemaphore(max_connections)
@@ -437,6 +464,19 @@ class ViewerServer:
         names = {"127.0.0.1", "localhost", "[::1]", self.public_host.lower()}
         self.allowed_hosts = allowed_hosts(names, self.port, self.tls)
         self._thread: threading.Thread | None = None
+
+    def tile_source(self, media_id: int) -> Any:
+        """The :class:`~pano.viewer.tiles.TileSource` of file ``media_id``, or ``None`` when that file
+        is not shown from tiles."""
+        mf = self.gallery.file(media_id)
+        if mf is None or not mf.tiled or mf.size is None:
+            return None
+        with self._tile_lock:
+            if media_id not in self._tile_sources:
+                from pano.viewer.tiles import TileSource
+
+                self._tile_sources[media_id] = TileSource(mf.path, *mf.size, folder=self.tile_cache)
+            return self._tile_sources[media_id]
 
     @property
     def url(self) -> str:

@@ -13,7 +13,10 @@
 
 (() => {
   const DEG = Math.PI / 180;
-  const FOV_MIN = 15, FOV_MAX = 130, FOV_DEFAULT = 90;
+  const FOV_MIN = 5, FOV_MAX = 130, FOV_DEFAULT = 90;
+  // Tiled spheres: at most this many bytes of tile textures (mip levels included), well under what a
+  // phone-class GPU gives a page; level 0 (six tiles) always stays.
+  const TILE_BUDGET = 256 * 1024 * 1024, TILE_FETCHES = 4;
   const BACKGROUND = [0.16, 0.17, 0.19];
   const $ = (id) => document.getElementById(id);
   const svg = (body) => `<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">${body}</svg>`;
@@ -162,6 +165,38 @@ void main() {
   outColor = vec4(c, 1.0);
 }`;
 
+  // Tiled spheres: each resident tile is one flat quad on its cube face, coarse levels first and
+  // finer ones painted over them. Texture coordinates stop at the one-pixel gutter, which holds the
+  // neighbouring tile's (or face's) pixels, so bilinear filtering is continuous across borders.
+  const TILE_VERT = `#version 300 es
+in vec2 aCorner;            // (0, 0) top-left .. (1, 1) bottom-right of the tile
+uniform mat3 uFace;         // face camera -> photo frame (pano axes)
+uniform vec4 uRect;         // (u left, v top, du, dv) of the tile on the face, face coordinates in [-1, 1]
+uniform mat3 uPose;         // level world -> photo frame (pano axes)
+uniform mat3 uWorldToEye;   // GL world -> eye
+uniform mat4 uProj;
+uniform float uTileSize;
+out vec2 vTex;
+void main() {
+  vec3 p = uFace * vec3(uRect.x + aCorner.x * uRect.z, uRect.y - aCorner.y * uRect.w, 1.0);
+  vec3 w = transpose(uPose) * p;
+  gl_Position = uProj * vec4(uWorldToEye * vec3(w.x, w.y, -w.z), 1.0);
+  vTex = (1.0 + aCorner * uTileSize) / (uTileSize + 2.0);
+}`;
+  const TILE_FRAG = `#version 300 es
+precision highp float;
+in vec2 vTex;
+uniform sampler2D uTex;
+out vec4 outColor;
+void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
+  // pano's cube faces F R B L U D: camera -> photo frame rotations Ry(yaw) Rx(pitch), column-major
+  const FACES = [[0, 0], [90, 0], [180, 0], [-90, 0], [0, 90], [0, -90]].map(([yaw, pitch]) => {
+    const cy = Math.cos(yaw * DEG), sy = Math.sin(yaw * DEG), cp = Math.cos(pitch * DEG), sp = Math.sin(pitch * DEG);
+    // row-major Ry = [[cy,0,sy],[0,1,0],[-sy,0,cy]], Rx = [[1,0,0],[0,cp,sp],[0,-sp,cp]]
+    const m = [[cy, -sy * sp, sy * cp], [0, cp, sp], [-sy, -cy * sp, cy * cp]];
+    return new Float32Array([m[0][0], m[1][0], m[2][0], m[0][1], m[1][1], m[2][1], m[0][2], m[1][2], m[2][2]]);
+  });
+
   // ---------------------------------------------------------------- state
   const state = {
     items: [], index: -1, yaw: 0, pitch: 0, fov: FOV_DEFAULT, mix: 0,
@@ -175,6 +210,7 @@ void main() {
   const canvas = $("view");
   const message = $("message");
   let gl = null, prog = null, uni = null, blackTex = null, maxTex = 4096, aniso = null;
+  let tileProg = null, tileUni = null, tileVao = null;
 
   function showMessage(text) {
     message.textContent = text;
@@ -202,7 +238,23 @@ void main() {
     uni = {};
     for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uEyeA", "uEyeB", "uMix", "uBackground", "uPose"])
       uni[n] = gl.getUniformLocation(prog, n);
-    gl.bindVertexArray(gl.createVertexArray());
+    const emptyVao = gl.createVertexArray();
+    tileProg = gl.createProgram();
+    gl.attachShader(tileProg, compile(gl.VERTEX_SHADER, TILE_VERT));
+    gl.attachShader(tileProg, compile(gl.FRAGMENT_SHADER, TILE_FRAG));
+    gl.bindAttribLocation(tileProg, 0, "aCorner");
+    gl.linkProgram(tileProg);
+    if (!gl.getProgramParameter(tileProg, gl.LINK_STATUS)) throw new Error("tile program: " + gl.getProgramInfoLog(tileProg));
+    tileUni = {};
+    for (const n of ["uFace", "uRect", "uPose", "uWorldToEye", "uProj", "uTileSize", "uTex"]) tileUni[n] = gl.getUniformLocation(tileProg, n);
+    tileVao = gl.createVertexArray();
+    gl.bindVertexArray(tileVao);
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 0, 1, 1, 0, 1, 1]), gl.STATIC_DRAW);
+    gl.enableVertexAttribArray(0);
+    gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+    gl.bindVertexArray(emptyVao);
+    state.emptyVao = emptyVao;
     maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
     aniso = gl.getExtension("EXT_texture_filter_anisotropic");
     blackTex = gl.createTexture();
@@ -295,8 +347,184 @@ void main() {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, v);
   }
 
+  // ---------------------------------------------------------------- tiled spheres
+  // A tiled media: {tiled: true, meta, base, tiles: Map(key -> tile), want: [], inflight, bytes, pose}.
+  // tile: {level, face, row, col, tex, centre (GL world dir), cosRadius, used, state}
+  function tileKey(level, face, row, col) { return `${level}/${face}/${row}_${col}`; }
+
+  function tileGeometry(media, level, face, row, col) {
+    const n = media.meta.levels[level] / media.meta.tile;
+    const u0 = -1 + (2 * col) / n, v0 = 1 - (2 * row) / n, du = 2 / n;
+    const f = FACES[face], pose = media.pose;
+    const toWorld = (u, v) => {  // face coords -> GL world unit vector
+      const p = [f[0] * u + f[3] * v + f[6], f[1] * u + f[4] * v + f[7], f[2] * u + f[5] * v + f[8]];
+      // photo -> world: transpose of uPose (column-major world->photo), i.e. w_i = sum_j pose[i*3+j] p_j
+      const w = [0, 1, 2].map((i) => pose[i * 3] * p[0] + pose[i * 3 + 1] * p[1] + pose[i * 3 + 2] * p[2]);
+      const len = Math.hypot(w[0], w[1], w[2]);
+      return [w[0] / len, w[1] / len, -w[2] / len];
+    };
+    const centre = toWorld(u0 + du / 2, v0 - du / 2);
+    let cosRadius = 1;
+    for (const [u, v] of [[u0, v0], [u0 + du, v0], [u0, v0 - du], [u0 + du, v0 - du]]) {
+      const c = toWorld(u, v);
+      cosRadius = Math.min(cosRadius, c[0] * centre[0] + c[1] * centre[1] + c[2] * centre[2]);
+    }
+    return { rect: [u0, v0, du, du], centre, cosRadius };
+  }
+
+  function getTile(media, level, face, row, col) {
+    const key = tileKey(level, face, row, col);
+    let t = media.tiles.get(key);
+    if (!t) {
+      t = { key, level, face, row, col, tex: null, used: 0, state: "none", ...tileGeometry(media, level, face, row, col) };
+      media.tiles.set(key, t);
+    }
+    return t;
+  }
+
+  function tileBytes(media) { const s = media.meta.tile + 2; return Math.round((s * s * 4 * 4) / 3); }
+
+  async function fetchTile(media, t) {
+    t.state = "loading";
+    media.inflight++;
+    try {
+      const r = await fetch(`${media.base}${t.level}/${t.face}/${t.row}_${t.col}.jpg`);
+      if (!r.ok) throw new Error(`tile ${t.key}: HTTP ${r.status}${r.status === 500 ? ": " + (await r.text()).trim() : ""}`);
+      const bitmap = await createImageBitmap(await r.blob());
+      if (media.disposed) { bitmap.close(); return; }
+      const tex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+      if (aniso) gl.texParameterf(gl.TEXTURE_2D, aniso.TEXTURE_MAX_ANISOTROPY_EXT, Math.min(8, gl.getParameter(aniso.MAX_TEXTURE_MAX_ANISOTROPY_EXT)));
+      gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+      gl.generateMipmap(gl.TEXTURE_2D);
+      bitmap.close();
+      t.tex = tex;
+      t.state = "ready";
+      media.bytes += tileBytes(media);
+      media.loaded++;
+      evictTiles(media);
+    } catch (err) {
+      t.state = "failed";
+      if (!media.disposed) showMessage(String(err.message || err));
+    } finally {
+      media.inflight--;
+      state.dirty = true;
+    }
+  }
+
+  // Over budget: drop the tiles drawn longest ago (never level 0, never one drawn in the last frame).
+  function evictTiles(media) {
+    if (media.bytes <= TILE_BUDGET) return;
+    const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && t.used < state.frames);
+    resident.sort((a, b) => a.used - b.used);
+    for (const t of resident) {
+      if (media.bytes <= TILE_BUDGET) break;
+      gl.deleteTexture(t.tex);
+      t.tex = null;
+      t.state = "none";
+      media.bytes -= tileBytes(media);
+    }
+  }
+
+  // The tiles the given views need, coarse to fine (finest last), nearest the view centre first.
+  function wantedTiles(media, views) {
+    const levels = media.meta.levels;
+    let level = 0, cosMax = 1;
+    const dirs = [];
+    for (const { proj, rot, height } of views) {
+      const ppr = (proj[5] * height) / 2;                      // screen pixels per radian at the centre
+      let l = 0;
+      while (l < levels.length - 1 && levels[l] / 2 < ppr) l++;   // a face spans 2 tan-units: levels[l] / 2 px per radian
+      level = Math.max(level, l);
+      const tx = 1 / proj[0], ty = 1 / proj[5];
+      cosMax = Math.min(cosMax, Math.cos(Math.atan(Math.hypot(tx, ty))));
+      dirs.push([-rot[6], -rot[7], -rot[8]]);                  // the view's forward axis (-z) in the world
+    }
+    const halfAngle = Math.acos(cosMax);
+    const out = [];
+    for (let l = 0; l <= level; l++) {
+      const n = levels[l] / media.meta.tile;
+      for (let face = 0; face < 6; face++)
+        for (let row = 0; row < n; row++)
+          for (let col = 0; col < n; col++) {
+            const t = l === 0 ? getTile(media, l, face, row, col) : media.tiles.get(tileKey(l, face, row, col)) || tileGeometry(media, l, face, row, col);
+            let best = -2;
+            for (const d of dirs) best = Math.max(best, d[0] * t.centre[0] + d[1] * t.centre[1] + d[2] * t.centre[2]);
+            const radius = Math.acos(clamp(t.cosRadius, -1, 1));
+            if (l > 0 && Math.acos(clamp(best, -1, 1)) > halfAngle + radius) continue;
+            out.push([l, -best, face, row, col]);
+          }
+    }
+    out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    return out.map(([l, , face, row, col]) => getTile(media, l, face, row, col));
+  }
+
+  function updateTiles(media, views) {
+    const wanted = wantedTiles(media, views);
+    media.want = wanted;
+    for (const t of wanted) {
+      if (media.inflight >= TILE_FETCHES) break;
+      if (t.state === "none") fetchTile(media, t);
+    }
+    const missing = wanted.filter((t) => t.state !== "ready" && t.state !== "failed").length;
+    media.missing = missing;
+    const bar = $("progress");
+    bar.hidden = missing === 0;
+    if (missing) bar.textContent = `Loading detail… ${wanted.length - missing} / ${wanted.length}`;
+  }
+
+  function drawTiles(media, proj, viewRot) {
+    gl.useProgram(tileProg);
+    gl.bindVertexArray(tileVao);
+    const worldToEye = new Float32Array([viewRot[0], viewRot[3], viewRot[6], viewRot[1], viewRot[4], viewRot[7], viewRot[2], viewRot[5], viewRot[8]]);
+    gl.uniformMatrix4fv(tileUni.uProj, false, proj);
+    gl.uniformMatrix3fv(tileUni.uWorldToEye, false, worldToEye);
+    gl.uniformMatrix3fv(tileUni.uPose, false, media.pose);
+    gl.uniform1f(tileUni.uTileSize, media.meta.tile);
+    gl.uniform1i(tileUni.uTex, 0);
+    gl.activeTexture(gl.TEXTURE0);
+    for (const t of media.want || []) {  // level 0 covers the whole sphere: no clearing needed  // coarse to fine: the finer tiles paint over the coarser
+      if (!t.tex) continue;
+      t.used = state.frames;
+      gl.bindTexture(gl.TEXTURE_2D, t.tex);
+      gl.uniformMatrix3fv(tileUni.uFace, false, FACES[t.face]);
+      gl.uniform4fv(tileUni.uRect, t.rect);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    }
+    gl.bindVertexArray(state.emptyVao);
+  }
+
+  async function loadTiled(entry) {
+    const r = await fetch(entry.tiles + "meta.json");
+    if (!r.ok) throw new Error(`cannot load ${entry.name}: HTTP ${r.status}`);
+    const media = {
+      tiled: true, meta: await r.json(), base: entry.tiles, tiles: new Map(), want: [], inflight: 0, bytes: 0, loaded: 0, missing: 0,
+      pose: poseMatrix(entry.pose), crop: [0, 0, 1, 1], stereo: "mono", video: null, tex: null, name: entry.name,
+      width: entry.width, height: entry.height,
+    };
+    // level 0 first and whole: the sphere is complete (if coarse) before anything finer arrives
+    const base = [];
+    for (let face = 0; face < 6; face++) base.push(getTile(media, 0, face, 0, 0));
+    media.want = base;
+    await Promise.all(base.map((t) => fetchTile(media, t)));
+    if (base.some((t) => t.state !== "ready")) { dispose(media); throw new Error(`cannot load the tiles of ${entry.name}`); }
+    return media;
+  }
+
   function dispose(media) {
     if (!media) return;
+    if (media.tiled) {
+      media.disposed = true;
+      for (const t of media.tiles.values()) if (t.tex) gl.deleteTexture(t.tex);
+      media.tiles.clear();
+      $("progress").hidden = true;
+      return;
+    }
     if (media.video) { media.video.pause(); media.video.removeAttribute("src"); media.video.load(); }
     gl.deleteTexture(media.tex);
   }
@@ -313,7 +541,9 @@ void main() {
       if (item.kind === "video") {
         [a, b] = await Promise.all([loadVideo(item.a, false), item.b ? loadVideo(item.b, true) : null]);
       } else {
-        [a, b] = await Promise.all([loadImage(item.a), item.b ? loadImage(item.b) : null]);
+        // a large sphere alone comes as tiles; a pair crossfades two whole textures (shrunk to fit)
+        const tiled = item.a.tiles && !item.b;
+        [a, b] = await Promise.all([tiled ? loadTiled(item.a) : loadImage(item.a), item.b ? loadImage(item.b) : null]);
       }
     } catch (err) {
       dispose(a); dispose(b);
@@ -420,9 +650,10 @@ void main() {
   }
 
   // ---------------------------------------------------------------- drawing
-  function drawView(invProj, viewRot, eye = 0) {
+  function drawView(proj, viewRot, eye = 0) {
+    if (state.a && state.a.tiled) { drawTiles(state.a, proj, viewRot); return; }
     gl.useProgram(prog);
-    gl.uniformMatrix4fv(uni.uInvProj, false, invProj);
+    gl.uniformMatrix4fv(uni.uInvProj, false, invert4(proj));
     gl.uniformMatrix3fv(uni.uView, false, viewRot);
     const a = state.a, b = state.b || state.a;
     gl.activeTexture(gl.TEXTURE0);
@@ -469,7 +700,9 @@ void main() {
     uploadFrames();
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, w, h);
-    drawView(invert4(perspective(state.fov, w / h)), desktopRotation());
+    const proj = perspective(state.fov, w / h), rot = desktopRotation();
+    if (state.a && state.a.tiled) updateTiles(state.a, [{ proj, rot, height: h }]);
+    drawView(proj, rot);
     if (playing) updateVideoUI();
     frameDone();
   }
@@ -563,11 +796,15 @@ void main() {
     const layer = xr.session.renderState.baseLayer;
     gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
     const turn = rotY(-xr.turn * DEG);
+    const views = [];
     for (const view of pose.views) {
       const vp = layer.getViewport(view);
-      if (!vp) continue;
+      if (vp) views.push({ view, vp, proj: view.projectionMatrix, rot: mul3(turn, rot3of4(view.transform.matrix)), height: vp.height });
+    }
+    if (state.a && state.a.tiled) updateTiles(state.a, views);
+    for (const { view, vp, proj, rot } of views) {
       gl.viewport(vp.x, vp.y, vp.width, vp.height);
-      drawView(invert4(view.projectionMatrix), mul3(turn, rot3of4(view.transform.matrix)), view.eye === "right" ? 1 : 0);
+      drawView(proj, rot, view.eye === "right" ? 1 : 0);
     }
     frameDone();
   }
@@ -744,6 +981,13 @@ void main() {
   // A small handle for automation and debugging (used by the browser tests).
   window.panoViewer = {
     get state() { return { yaw: state.yaw, pitch: state.pitch, fov: state.fov, mix: state.mix, index: state.index, frames: state.frames, ready: !!state.a, xr: !!state.xr }; },
+    get tiles() {  // a tiled sphere's loading state: what the view needs, what is resident, texture bytes
+      const m = state.a && state.a.tiled ? state.a : null;
+      if (!m) return null;
+      const want = m.want.map((t) => t.level);
+      return { wanted: m.want.length, missing: m.missing, finest: want.length ? Math.max(...want) : 0, levels: m.meta.levels.length,
+        resident: [...m.tiles.values()].filter((t) => t.tex).length, bytes: m.bytes, budget: TILE_BUDGET, loaded: m.loaded };
+    },
     get video() { return state.a && state.a.video; },
     nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
     show: showItem,
