@@ -41,7 +41,7 @@ TILE = 512
 #: Full spheres wider than this get a pyramid (one texture of this size works on every headset).
 TILE_MIN_WIDTH = 4096
 _FORMAT_VERSION = 1
-_QUALITY = 90
+_QUALITY = 95  # tiles are coded one by one: their errors must stay well under a grey level at the borders
 _BLOCK = 256
 
 

@@ -625,3 +625,109 @@ def test_pose_applied_home_and_view_in_the_url(browser, posed_server: ViewerServ
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()
+
+
+# --- a sphere larger than any texture: the cube-face tile pyramid ------------------------------------
+
+BIG_W, BIG_H = 16384, 8192
+STRIPE_LON, STRIPE_LAT, STRIPE_HALF = 20.0, 10.0, 2.5  # a 5x5 degree patch of fine stripes
+STRIPE_PERIOD = 3  # source pixels: finer than 8192x4096 can hold (1.5 of its pixels per period)
+
+
+def big_sphere() -> np.ndarray:
+    """16384x8192: smooth colours everywhere (with detail a seam would break; the longitude waves
+    fade out towards the poles, where they would crowd into a star) and one patch of vertical
+    stripes, 3 source pixels per period."""
+    lon = ((np.arange(BIG_W) + 0.5) / BIG_W - 0.5) * 2 * np.pi
+    lat = (0.5 - (np.arange(BIG_H) + 0.5) / BIG_H) * np.pi
+    img = np.empty((BIG_H, BIG_W, 3), np.uint8)
+    wave, fade = np.sin(lon * 90).astype(np.float32), (np.cos(lat) ** 2).astype(np.float32)  # fading out at the poles
+    for r in range(0, BIG_H, 1024):  # a 4-degree period along longitude
+        img[r : r + 1024, :, 0] = (128 + 90 * fade[r : r + 1024, None] * wave[None, :]).astype(np.uint8)
+    img[..., 1] = (128 + 90 * np.sin(lat * 90)).astype(np.uint8)[:, None]  # and along latitude
+    img[..., 2] = 110
+    cols = np.nonzero(np.abs(np.degrees(lon) - STRIPE_LON) <= STRIPE_HALF)[0]
+    rows = np.nonzero(np.abs(np.degrees(lat) - STRIPE_LAT) <= STRIPE_HALF)[0]
+    img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = np.where(cols % STRIPE_PERIOD == 0, 235, 20).astype(np.uint8)[None, :, None]
+    return img
+
+
+def peak_frequency(rows: np.ndarray) -> tuple[float, float]:
+    """(frequency in cycles per pixel, modulation depth) of the strongest periodic component along
+    the rows of a grey image: the peak of the mean power spectrum, and its amplitude over the mean."""
+    x = rows - rows.mean(axis=1, keepdims=True)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.shape[1]), axis=1)).mean(axis=0)
+    k = int(np.argmax(spectrum[2:])) + 2
+    amplitude = 2 * spectrum[k] / np.hanning(x.shape[1]).sum()
+    return k / x.shape[1], float(amplitude / rows.mean())
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    folder = tmp_path_factory.mktemp("big")
+    Image.fromarray(big_sphere()).save(folder / "big.jpg", quality=92, subsampling=0)
+    gallery = build_gallery([folder / "big.jpg"])
+    assert gallery.manifest()["items"][0]["a"]["tiles"] == "/tiles/0/"
+    with ViewerServer(gallery, port=0, tile_cache=tmp_path_factory.mktemp("tile_cache")) as srv:
+        yield srv
+
+
+def test_what_8192_can_hold() -> None:
+    """The baseline: the stripes shrunk to 8192x4096 (what the page did before tiles) keep no
+    component at their own frequency; what is left is an alias at a much lower one."""
+    patch = big_sphere()[3560:3720, 9000:9200].mean(-1)  # inside the stripes (lat 7.5..12.5, lon 17.5..22.5)
+    f16, depth16 = peak_frequency(patch)
+    assert abs(f16 - 1 / STRIPE_PERIOD) < 0.01 and depth16 > 0.5
+    half = np.asarray(Image.fromarray(patch.astype(np.uint8)).reduce(2)).astype(float)
+    f8, _ = peak_frequency(half)
+    assert abs(f8 / 2 - 1 / STRIPE_PERIOD) > 0.1  # (f8 / 2: in source pixels) not the stripes' frequency
+
+
+def line_strength(px: np.ndarray) -> float:
+    """How much the strongest straight screen row or column of second differences stands out: a
+    seam is a line along which the picture jumps; noise and smooth colours are spread evenly."""
+    cols = np.abs(np.diff(px, 2, axis=1)).mean(axis=(0, 2))
+    rows = np.abs(np.diff(px, 2, axis=0)).mean(axis=(1, 2))
+    return float(max(cols.max() / np.median(cols), rows.max() / np.median(rows)))
+
+
+def wait_tiles(page, timeout: float = 300_000) -> dict:
+    page.wait_for_function("panoViewer.tiles && panoViewer.tiles.missing === 0", timeout=timeout)
+    page.evaluate("panoViewer.nextFrame()")
+    return page.evaluate("panoViewer.tiles")
+
+
+def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer) -> None:
+    p = Page(browser, big_server)
+    try:
+        page = p.page
+        p.page.goto(f"{p.base}/#yaw={STRIPE_LON}&pitch={STRIPE_LAT}&fov=6")
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=300_000)
+        tiles = wait_tiles(page)
+        assert tiles["levels"] == 4 and tiles["finest"] == 3  # the 4096-px faces: every source pixel
+        assert tiles["bytes"] <= tiles["budget"] <= 512 * 2**20
+        assert page.is_hidden("#progress")
+        grey = p.pixels()[H // 2 - 60 : H // 2 + 60, W // 2 - 60 : W // 2 + 60].mean(-1)
+        f, depth = peak_frequency(grey)
+        # on screen: pixels per radian of the view / of the source, the stripes' latitude shortening
+        scale = (H / 2 / np.tan(np.radians(3))) / (BIG_W / (2 * np.pi)) * np.cos(np.radians(STRIPE_LAT))
+        expected = 1 / (STRIPE_PERIOD * scale)
+        nyquist_8192 = 1 / (2 * 2 * scale)  # the finest period 8192x4096 can hold, on this screen
+        assert expected > nyquist_8192 * 1.2
+        assert abs(f - expected) < 0.03, f"stripes at {f:.3f} cycles/px on screen, expected {expected:.3f}"
+        assert depth > 0.25, f"stripes resolved with only {depth:.2f} modulation"
+
+        # no seam: the smooth colours stay smooth across tile borders (u = 0 and v = 0 of face F are tile
+        # borders at every level but 0), across face edges (yaw 45: F|R, pitch 45: F|U) and at the pole
+        for yaw, pitch in [(0, 0), (45, 0), (0, 45), (0, 90)]:  # at yaw 0 / 45 these borders are straight screen lines
+            p.look(yaw, pitch, 6)
+            wait_tiles(page)
+            px = p.pixels()[40:-60, 20:-20].astype(float)  # clear of the bars
+            strength = line_strength(px)  # noise (JPEG tiles, coded one by one) stays near 2
+            assert strength < 3.5, f"yaw {yaw} pitch {pitch}: a line in the picture ({strength:.1f}x the usual change)"
+            faint = px.copy()
+            faint[:, px.shape[1] // 3] += 2  # the measure sees a seam of 2 grey levels in this very picture
+            assert line_strength(faint) > 3.5
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
