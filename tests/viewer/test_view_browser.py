@@ -314,6 +314,66 @@ def test_xr_two_views(browser, server) -> None:
         p.close()
 
 
+PANEL_BG = (24, 26, 31)
+
+# select on the panel: a controller (or hand) ray from the head's origin towards panel point (u, v)
+SELECT_AT = """([u, v, hand]) => {
+  const t = panoViewer.panel.point(u, v), len = Math.hypot(...t);
+  const z = t.map((c) => -c / len);                       // the ray is -z of the pointer pose
+  let x = [z[2], 0, -z[0]]; const lx = Math.hypot(...x) || 1; x = x.map((c) => c / lx);
+  const y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]];
+  const matrix = new Float32Array([...x, 0, ...y, 0, ...z, 0, 0, 0, 0, 1]);
+  const source = hand ? { handedness: 'left', hand: {}, targetRaySpace: {} } : { handedness: 'right', targetRaySpace: {}, gamepad: window.__pad };
+  const e = new Event('select');
+  e.inputSource = source;
+  e.frame = { getPose: () => ({ transform: { matrix } }) };
+  window.__xr.session.dispatchEvent(e);
+}"""
+
+
+def test_xr_panel_with_controllers_and_hands(browser, server) -> None:
+    """In VR the grip shows a panel in front of the viewer; a ray select on it sets the crossfade,
+    steps the gallery, plays, pauses and seeks video; a hand's pinch away from it hides it."""
+    p = Page(browser, server, init_script=FAKE_XR)
+    try:
+        p.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=30")
+        page = p.page
+        page.click("#vr")
+        page.wait_for_function("window.__xr.frames > 3 && panoViewer.state.xr")
+        y = int(H / 2 + (0.04 / np.tan(np.radians(15))) * H / 2)  # panel point (0.5, 0.3): an empty spot on it
+        p.frame()
+        assert_color(p.pixels()[y, W // 4], RED, what="left eye before the panel")
+        page.evaluate(
+            """window.__pad = { buttons: Array.from({ length: 6 }, () => ({ pressed: false })), axes: [0, 0, 0, 0] };
+            window.__xr.session.inputSources = [{ handedness: 'right', gamepad: window.__pad, targetRaySpace: {} }];
+            window.__pad.buttons[1].pressed = true;"""
+        )
+        page.wait_for_function("panoViewer.panel.visible")
+        page.evaluate("window.__pad.buttons[1].pressed = false")
+        p.frame()
+        assert_color(p.pixels()[y, W // 4], PANEL_BG, tol=6, what="the panel, in the left eye")
+        fade = page.evaluate("panoViewer.panel.layout.fade")
+        page.evaluate(SELECT_AT, [fade[0] + 0.75 * fade[2], fade[1] + fade[3] / 2, False])
+        assert page.evaluate("panoViewer.state.mix") == pytest.approx(0.75, abs=0.01)
+        nxt = page.evaluate("panoViewer.panel.layout.next")
+        page.evaluate(SELECT_AT, [nxt[0] + nxt[2] / 2, nxt[1] + nxt[3] / 2, False])
+        page.wait_for_function(f"panoViewer.state.index === {ITEM_PARTIAL}")
+        page.evaluate("panoViewer.show(2)")
+        page.wait_for_function(f"panoViewer.state.index === {ITEM_VIDEO} && panoViewer.video && panoViewer.video.readyState >= 2")
+        play, seek = page.evaluate("[panoViewer.panel.layout.play, panoViewer.panel.layout.seek]")
+        was_paused = page.evaluate("panoViewer.video.paused")
+        page.evaluate(SELECT_AT, [play[0] + play[2] / 2, play[1] + play[3] / 2, True])  # a hand pinch on play
+        page.wait_for_function(f"panoViewer.video.paused === {'false' if was_paused else 'true'}")
+        page.evaluate(SELECT_AT, [seek[0] + 0.75 * seek[2], seek[1] + seek[3] / 2, False])
+        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 0.75 * panoViewer.video.duration) < 0.1")
+        assert page.evaluate("panoViewer.panel.visible")
+        page.evaluate(SELECT_AT, [0.5, -3.0, True])  # a hand pinching away from the panel hides it
+        assert not page.evaluate("panoViewer.panel.visible")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
 def test_xr_start_that_never_settles_times_out_with_a_message(browser, server) -> None:
     """A broken XR runtime: makeXRCompatible never settles. The page gives up, says why, ends the
     session and stays usable on the desktop."""

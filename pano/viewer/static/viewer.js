@@ -62,6 +62,13 @@
   }
   function rotY(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([c, 0, -s, 0, 1, 0, s, 0, c]); }
   function rotX(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([1, 0, 0, 0, c, s, 0, -s, c]); }
+  function mul4(a, b) {
+    const o = new Float32Array(16);
+    for (let c = 0; c < 4; c++)
+      for (let r = 0; r < 4; r++)
+        o[c * 4 + r] = a[r] * b[c * 4] + a[4 + r] * b[c * 4 + 1] + a[8 + r] * b[c * 4 + 2] + a[12 + r] * b[c * 4 + 3];
+    return o;
+  }
   function rot3of4(m) { return new Float32Array([m[0], m[1], m[2], m[4], m[5], m[6], m[8], m[9], m[10]]); }
   function quatToMat3(x, y, z, w) {
     return new Float32Array([
@@ -753,11 +760,19 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     $("vr").textContent = "Exit VR";
     session.addEventListener("end", () => {
       state.xr = null;
+      panel.visible = false;
       $("vr").textContent = "Enter VR";
       state.dirty = true;
       requestAnimationFrame(desktopFrame);
     });
-    session.addEventListener("select", () => togglePlay());
+    // select (trigger, or a pinch with hand tracking): on the panel, what the ray points at; a hand
+    // pinching elsewhere toggles the panel (hands have no buttons); a controller elsewhere plays/pauses
+    session.addEventListener("select", (e) => {
+      const hit = panelHit(e.frame, e.inputSource);
+      if (hit) panelAction(hit);
+      else if (e.inputSource && e.inputSource.hand) togglePanel(state.xr);
+      else togglePlay();
+    });
     session.requestAnimationFrame(xrFrame);
   }
 
@@ -771,6 +786,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
       const edge = (i) => pressed[i] && !prev[i];
       if (edge(4)) showItem(state.index + 1);          // A / X
       if (edge(5)) showItem(state.index - 1);          // B / Y
+      if (edge(1)) togglePanel(xr);                    // grip: the in-VR panel
       xr.buttons[key] = pressed;
       const sx = gp.axes.length >= 4 ? gp.axes[2] : gp.axes[0] || 0;
       const sy = gp.axes.length >= 4 ? gp.axes[3] : gp.axes[1] || 0;
@@ -793,6 +809,8 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     uploadFrames();
     const pose = frame.getViewerPose(xr.space);
     if (!pose) return;
+    if (pose.transform) xr.head = pose.transform.matrix;
+    if (panel.visible) panelHover(frame, xr);
     const layer = xr.session.renderState.baseLayer;
     gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
     const turn = rotY(-xr.turn * DEG);
@@ -805,8 +823,186 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     for (const { view, vp, proj, rot } of views) {
       gl.viewport(vp.x, vp.y, vp.width, vp.height);
       drawView(proj, rot, view.eye === "right" ? 1 : 0);
+      if (panel.visible) drawPanel(proj, view.transform.matrix);
     }
     frameDone();
+  }
+
+  // ---------------------------------------------------------------- the in-VR panel
+  // A small board in front of the viewer: gallery position with previous/next, the crossfade level,
+  // play/pause and a seek bar for video. Drawn with Canvas 2D into a texture, shown as a quad in the
+  // reference space; controller rays and hand rays select on it.
+  const PANEL_W = 0.6, PANEL_H = 0.3, PANEL_PX = [640, 320];
+  // element rectangles in panel coordinates (0..1 across, 0..1 down)
+  const PANEL_LAYOUT = {
+    prev: [0.02, 0.04, 0.12, 0.22], next: [0.86, 0.04, 0.12, 0.22],
+    fade: [0.2, 0.38, 0.6, 0.18],
+    play: [0.04, 0.7, 0.12, 0.24], seek: [0.2, 0.74, 0.6, 0.16],
+  };
+  const panel = { visible: false, tex: null, canvas: null, key: "", hover: "", centre: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], prog: null, uni: null };
+
+  function panelElements() {
+    const item = state.items[state.index] || {};
+    const video = state.a && state.a.video;
+    return { prev: state.items.length > 1, next: state.items.length > 1, fade: !!state.b, play: !!video, seek: !!video };
+  }
+
+  function togglePanel(xr) {
+    if (!xr) return;
+    panel.visible = !panel.visible;
+    if (panel.visible) {
+      // 1 m ahead of the head along its level forward direction, a little below the eyes, facing it
+      const m = xr.head || new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+      let fx = -m[8], fz = -m[10];
+      const len = Math.hypot(fx, fz) || 1;
+      fx /= len; fz /= len;
+      panel.centre = [m[12] + fx, m[13] - 0.1, m[14] + fz];
+      panel.right = [-fz, 0, fx];
+      panel.up = [0, 1, 0];
+      panel.key = "";
+    }
+  }
+
+  // world point of panel coordinates (u across, v down, both 0..1)
+  function panelPoint(u, v) {
+    return [0, 1, 2].map((i) => panel.centre[i] + (u - 0.5) * PANEL_W * panel.right[i] + (0.5 - v) * PANEL_H * panel.up[i]);
+  }
+
+  // (u, v) where the input source's ray meets the panel, or null
+  function panelUV(frame, source) {
+    if (!panel.visible || !frame || typeof frame.getPose !== "function" || !source || !source.targetRaySpace || !state.xr) return null;
+    const pose = frame.getPose(source.targetRaySpace, state.xr.space);
+    if (!pose) return null;
+    const m = pose.transform.matrix;
+    const o = [m[12], m[13], m[14]], d = [-m[8], -m[9], -m[10]];
+    const n = [panel.right[1] * panel.up[2] - panel.right[2] * panel.up[1], panel.right[2] * panel.up[0] - panel.right[0] * panel.up[2], panel.right[0] * panel.up[1] - panel.right[1] * panel.up[0]];
+    const denom = n[0] * d[0] + n[1] * d[1] + n[2] * d[2];
+    if (Math.abs(denom) < 1e-6) return null;
+    const t = (n[0] * (panel.centre[0] - o[0]) + n[1] * (panel.centre[1] - o[1]) + n[2] * (panel.centre[2] - o[2])) / denom;
+    if (t <= 0) return null;
+    const p = [0, 1, 2].map((i) => o[i] + t * d[i] - panel.centre[i]);
+    const u = 0.5 + (p[0] * panel.right[0] + p[1] * panel.right[1] + p[2] * panel.right[2]) / PANEL_W;
+    const v = 0.5 - (p[0] * panel.up[0] + p[1] * panel.up[1] + p[2] * panel.up[2]) / PANEL_H;
+    return u >= 0 && u <= 1 && v >= 0 && v <= 1 ? [u, v] : null;
+  }
+
+  function panelHit(frame, source) {
+    const uv = panelUV(frame, source);
+    if (!uv) return null;
+    const on = panelElements();
+    for (const [name, [x, y, w, h]] of Object.entries(PANEL_LAYOUT))
+      if (on[name] && uv[0] >= x && uv[0] <= x + w && uv[1] >= y && uv[1] <= y + h) return { name, fx: (uv[0] - x) / w };
+    return { name: "board", fx: 0 };  // on the panel, between its controls: nothing to do
+  }
+
+  function panelAction(hit) {
+    const v = state.a && state.a.video;
+    if (hit.name === "prev") showItem(state.index - 1);
+    else if (hit.name === "next") showItem(state.index + 1);
+    else if (hit.name === "fade") setMix(hit.fx);
+    else if (hit.name === "play") togglePlay();
+    else if (hit.name === "seek" && v && v.duration) seekTo(hit.fx * v.duration);
+    panel.key = "";
+  }
+
+  function panelHover(frame, xr) {
+    let hover = "";
+    for (const src of xr.session.inputSources || []) {
+      const hit = panelHit(frame, src);
+      if (hit) hover = hit.name;
+    }
+    if (hover !== panel.hover) { panel.hover = hover; panel.key = ""; }
+  }
+
+  function paintPanel() {
+    const v = state.a && state.a.video, item = state.items[state.index] || {};
+    const key = JSON.stringify([state.index, state.mix.toFixed(3), v ? [v.paused, Math.floor(v.currentTime * 4)] : 0, panel.hover, state.items.length]);
+    if (key === panel.key && panel.tex) return;
+    panel.key = key;
+    if (!panel.canvas) { panel.canvas = document.createElement("canvas"); [panel.canvas.width, panel.canvas.height] = PANEL_PX; }
+    const c = panel.canvas.getContext("2d"), [W, H] = PANEL_PX, on = panelElements();
+    const box = (name) => { const [x, y, w, h] = PANEL_LAYOUT[name]; return [x * W, y * H, w * W, h * H]; };
+    c.fillStyle = "rgb(24, 26, 31)"; c.fillRect(0, 0, W, H);
+    c.font = "26px system-ui, sans-serif"; c.textBaseline = "middle"; c.textAlign = "center";
+    const button = (name, label) => {
+      const [x, y, w, h] = box(name);
+      c.fillStyle = panel.hover === name ? "rgb(90, 110, 150)" : "rgb(52, 57, 68)";
+      c.fillRect(x, y, w, h);
+      c.fillStyle = "white"; c.fillText(label, x + w / 2, y + h / 2);
+    };
+    c.fillStyle = "white";
+    const n = state.items.length;
+    c.fillText(`${n > 1 ? `${state.index + 1} / ${n}  ` : ""}${(item.name || "").slice(0, 28)}`, W / 2, 0.15 * H);
+    if (on.prev) { button("prev", "\u2039"); button("next", "\u203a"); }
+    const bar = (name, fraction, text) => {
+      const [x, y, w, h] = box(name);
+      c.fillStyle = panel.hover === name ? "rgb(70, 78, 95)" : "rgb(52, 57, 68)"; c.fillRect(x, y, w, h);
+      c.fillStyle = "rgb(240, 170, 40)"; c.fillRect(x, y, w * clamp(fraction, 0, 1), h);
+      c.fillStyle = "white"; c.fillText(text, x + w / 2, y + h / 2);
+    };
+    if (on.fade) {
+      bar("fade", state.mix, `${item.label_a || "A"} \u2194 ${item.label_b || "B"}  ${Math.round(state.mix * 100)}%`);
+    }
+    if (on.play) {
+      button("play", v.paused ? "\u25b6" : "\u275a\u275a");
+      bar("seek", v.duration ? v.currentTime / v.duration : 0, `${fmtTime(v.currentTime)} / ${fmtTime(v.duration)}`);
+    }
+    if (!panel.tex) {
+      panel.tex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    }
+    gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, panel.canvas);
+  }
+
+  const PANEL_VERT = `#version 300 es
+in vec2 aCorner;
+uniform mat4 uMVP;          // projection * world->eye
+uniform vec3 uCentre, uRight, uUp;
+uniform vec2 uSize;
+out vec2 vUV;
+void main() {
+  vec3 p = uCentre + (aCorner.x - 0.5) * uSize.x * uRight + (0.5 - aCorner.y) * uSize.y * uUp;
+  gl_Position = uMVP * vec4(p, 1.0);
+  vUV = aCorner;
+}`;
+  const PANEL_FRAG = `#version 300 es
+precision mediump float;
+in vec2 vUV;
+uniform sampler2D uTex;
+out vec4 outColor;
+void main() { outColor = vec4(texture(uTex, vUV).rgb, 1.0); }`;
+
+  function drawPanel(proj, eyeToWorld) {
+    if (!panel.prog) {
+      const compile = (type, src) => { const sh = gl.createShader(type); gl.shaderSource(sh, src); gl.compileShader(sh); return sh; };
+      panel.prog = gl.createProgram();
+      gl.attachShader(panel.prog, compile(gl.VERTEX_SHADER, PANEL_VERT));
+      gl.attachShader(panel.prog, compile(gl.FRAGMENT_SHADER, PANEL_FRAG));
+      gl.bindAttribLocation(panel.prog, 0, "aCorner");
+      gl.linkProgram(panel.prog);
+      if (!gl.getProgramParameter(panel.prog, gl.LINK_STATUS)) throw new Error("panel program: " + gl.getProgramInfoLog(panel.prog));
+      panel.uni = {};
+      for (const n of ["uMVP", "uCentre", "uRight", "uUp", "uSize", "uTex"]) panel.uni[n] = gl.getUniformLocation(panel.prog, n);
+    }
+    paintPanel();
+    gl.useProgram(panel.prog);
+    gl.bindVertexArray(tileVao);
+    gl.uniformMatrix4fv(panel.uni.uMVP, false, mul4(proj, invert4(eyeToWorld)));
+    gl.uniform3fv(panel.uni.uCentre, panel.centre);
+    gl.uniform3fv(panel.uni.uRight, panel.right);
+    gl.uniform3fv(panel.uni.uUp, panel.up);
+    gl.uniform2f(panel.uni.uSize, PANEL_W, PANEL_H);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+    gl.uniform1i(panel.uni.uTex, 0);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    gl.bindVertexArray(state.emptyVao);
   }
 
   // ---------------------------------------------------------------- device orientation (phones)
@@ -992,6 +1188,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
     show: showItem,
     setView, setMix,
+    panel: { get visible() { return panel.visible; }, point: panelPoint, layout: PANEL_LAYOUT },
   };
 
   main().catch((err) => { showMessage(String(err.message || err)); console.error(err); });
