@@ -424,10 +424,11 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     }
   }
 
-  // Over budget: drop the tiles drawn longest ago (never level 0, never one drawn in the last frame).
+  // Over budget: drop the tiles drawn longest ago (never level 0, never one the current view wants).
   function evictTiles(media) {
     if (media.bytes <= TILE_BUDGET) return;
-    const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && t.used < state.frames);
+    const wanted = new Set(media.want);
+    const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && !wanted.has(t));
     resident.sort((a, b) => a.used - b.used);
     for (const t of resident) {
       if (media.bytes <= TILE_BUDGET) break;
