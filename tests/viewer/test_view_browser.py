@@ -779,15 +779,19 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
 
         # no seam: the smooth colours stay smooth across tile borders (u = 0 and v = 0 of face F are tile
         # borders at every level but 0), across face edges (yaw 45: F|R, pitch 45: F|U) and at the pole
+        budget = 40 * 2**20  # GPU memory stays bounded: older tiles make room for the new view's
+        page.evaluate(f"panoViewer.setTileBudget({budget})")
         for yaw, pitch in [(0, 0), (45, 0), (0, 45), (0, 90)]:  # at yaw 0 / 45 these borders are straight screen lines
             p.look(yaw, pitch, 6)
-            wait_tiles(page)
+            tiles = wait_tiles(page)
+            assert tiles["bytes"] <= budget and tiles["finest"] == 3, tiles
             px = p.pixels()[40:-60, 20:-20].astype(float)  # clear of the bars
             strength = line_strength(px)  # noise (JPEG tiles, coded one by one) stays near 2
             assert strength < 3.5, f"yaw {yaw} pitch {pitch}: a line in the picture ({strength:.1f}x the usual change)"
             faint = px.copy()
             faint[:, px.shape[1] // 3] += 2  # the measure sees a seam of 2 grey levels in this very picture
             assert line_strength(faint) > 3.5
+        assert tiles["loaded"] > tiles["resident"]  # tiles were evicted on the way
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

@@ -17,6 +17,7 @@
   // Tiled spheres: at most this many bytes of tile textures (mip levels included), well under what a
   // phone-class GPU gives a page; level 0 (six tiles) always stays.
   const TILE_BUDGET = 256 * 1024 * 1024, TILE_FETCHES = 4;
+  let tileBudget = TILE_BUDGET;
   const BACKGROUND = [0.16, 0.17, 0.19];
   const $ = (id) => document.getElementById(id);
   const svg = (body) => `<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">${body}</svg>`;
@@ -426,12 +427,12 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
 
   // Over budget: drop the tiles drawn longest ago (never level 0, never one the current view wants).
   function evictTiles(media) {
-    if (media.bytes <= TILE_BUDGET) return;
+    if (media.bytes <= tileBudget) return;
     const wanted = new Set(media.want);
     const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && !wanted.has(t));
     resident.sort((a, b) => a.used - b.used);
     for (const t of resident) {
-      if (media.bytes <= TILE_BUDGET) break;
+      if (media.bytes <= tileBudget) break;
       gl.deleteTexture(t.tex);
       t.tex = null;
       t.state = "none";
@@ -1183,8 +1184,9 @@ void main() { outColor = vec4(texture(uTex, vUV).rgb, 1.0); }`;
       if (!m) return null;
       const want = m.want.map((t) => t.level);
       return { wanted: m.want.length, missing: m.missing, finest: want.length ? Math.max(...want) : 0, levels: m.meta.levels.length,
-        resident: [...m.tiles.values()].filter((t) => t.tex).length, bytes: m.bytes, budget: TILE_BUDGET, loaded: m.loaded };
+        resident: [...m.tiles.values()].filter((t) => t.tex).length, bytes: m.bytes, budget: tileBudget, loaded: m.loaded };
     },
+    setTileBudget(bytes) { tileBudget = bytes; },  // automation: a small budget shows the eviction at work
     get video() { return state.a && state.a.video; },
     nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
     show: showItem,
