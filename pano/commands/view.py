@@ -44,7 +44,7 @@ def media_problem(path: Path, kind: str) -> str | None:
     return None
 
 
-def _showable(gallery, n_compare: int):
+def _showable(gallery, n_compare: int, stereo=None):
     """The gallery without the files that cannot be shown (one line on stderr for each); PanoError when
     nothing is left."""
     from pano.viewer.media import build_gallery
@@ -66,7 +66,7 @@ def _showable(gallery, n_compare: int):
         raise PanoError(f"nothing can be shown: {reasons[0]}{more}")
     for why in reasons:
         click.echo(f"pano view: skipped {why}", err=True)
-    return build_gallery(files, pairs)
+    return build_gallery(files, pairs, stereo=stereo)
 
 
 @click.command(
@@ -100,6 +100,13 @@ In a headset (WebXR needs a secure page):
     show_default=True,
     help="TCP port; 0 picks a free one.",
 )
+@click.option(
+    "--stereo",
+    type=click.Choice(["auto", "mono", "top-bottom", "left-right"]),
+    default="auto",
+    show_default=True,
+    help="How the files pack two eyes; auto reads it from the file (Spherical video metadata, GPano StereoMode).",
+)
 @click.option("--lan", is_flag=True, help="Serve on the LAN over HTTPS with an access token and print a QR code.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the viewer in the default browser.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
@@ -107,6 +114,7 @@ def view(
     files: tuple[str, ...],
     compare: tuple[tuple[str, str], ...],
     port: int,
+    stereo: str,
     lan: bool,
     open_browser: bool,
     verbose: bool,
@@ -129,7 +137,8 @@ def view(
 
     if not files and not compare:
         raise PanoError("name something to show: pano view FILE|FOLDER ... (or --compare A B)")
-    gallery = _showable(build_gallery(list(files), list(compare)), len(compare))
+    layout = None if stereo == "auto" else stereo
+    gallery = _showable(build_gallery(list(files), list(compare), stereo=layout), len(compare), stereo=layout)  # type: ignore[arg-type]
 
     token = ssl_context = public_host = None
     host = "127.0.0.1"

@@ -34,6 +34,9 @@ VIDEO_TYPES: dict[str, str] = {
 PAIR_SUFFIX = "_dream"
 
 MediaKind = Literal["image", "video"]
+#: How a file packs two eyes: one picture, left eye on top, or left eye on the left.
+StereoMode = Literal["mono", "top-bottom", "left-right"]
+STEREO_MODES: tuple[str, ...] = ("mono", "top-bottom", "left-right")
 
 
 def media_kind(path: Path) -> MediaKind | None:
@@ -64,6 +67,12 @@ class MediaFile:
             ``full_height``, ``crop_left``, ``crop_top``, ``crop_width``, ``crop_height`` in pixels,
             or ``None`` for a full 2:1 sphere (and for videos).
         view: Where to look first (``yaw``, ``pitch``, optional ``fov``, degrees), or ``None``.
+        stereo: How the frame holds the eyes: ``"mono"``, ``"top-bottom"`` (left eye on top) or
+            ``"left-right"`` (left eye on the left).
+        pose: The camera's tilt from GPano, ``{"pitch", "roll"}`` in degrees (``PosePitchDegrees``:
+            the image centre's height above the horizon; ``PoseRollDegrees``: how far the horizon
+            turns counter-clockwise in the image), or ``None`` when level. The page undoes it.
+        size: ``(width, height)`` of an image from its header (``None`` for videos).
     """
 
     id: int
@@ -71,13 +80,36 @@ class MediaFile:
     kind: MediaKind
     geometry: dict[str, int] | None = None
     view: dict[str, float] | None = None
+    stereo: StereoMode = "mono"
+    pose: dict[str, float] | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def tiled(self) -> bool:
+        """Whether the viewer shows this image from a cube-face tile pyramid (:mod:`pano.viewer.tiles`):
+        a mono full sphere wider than one texture that every headset can hold."""
+        from pano.viewer.tiles import TILE_MIN_WIDTH
+
+        return (
+            self.kind == "image" and self.geometry is None and self.stereo == "mono"
+            and self.size is not None and self.size[0] > TILE_MIN_WIDTH
+        )
 
     @property
     def url(self) -> str:
         return f"/media/{self.id}"
 
     def manifest(self) -> dict[str, Any]:
-        return {"url": self.url, "name": self.path.name, "kind": self.kind, "geometry": self.geometry, "view": self.view}
+        return {
+            "url": self.url,
+            "name": self.path.name,
+            "kind": self.kind,
+            "geometry": self.geometry,
+            "view": self.view,
+            "stereo": self.stereo,
+            "pose": self.pose,
+            "tiles": f"/tiles/{self.id}/" if self.tiled else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -126,29 +158,33 @@ def _wrap_deg(d: float) -> float:
     return (d + 180.0) % 360.0 - 180.0
 
 
-def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | None]:
-    """GPano placement and initial view of an image: ``(geometry, view)``.
+def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | None, dict[str, float] | None]:
+    """GPano placement, initial view and pose of an image: ``(geometry, view, pose)``.
 
     ``geometry`` is ``None`` for a full sphere (or a file without GPano). ``view`` is where to look
     first, ``{"yaw", "pitch"[, "fov"]}`` in pano's convention, or ``None`` (the image centre):
     ``InitialViewHeadingDegrees`` relative to ``PoseHeadingDegrees`` (GPano: without a pose heading,
     headings count from the full panorama's left edge, so its centre is 180), else the middle of a
-    partial photosphere.
+    partial photosphere. ``pose`` is ``{"pitch", "roll"}`` from ``PosePitchDegrees`` and
+    ``PoseRollDegrees`` when either is set and not zero, else ``None``.
     """
     try:
         from pano.io.gpano import read_sphere_geometry
     except ImportError:  # the GPano reader is optional for the viewer
-        return None, None
+        return None, None, None
     try:
         geom = read_sphere_geometry(path)
     except InputError:
-        return None, None
+        return None, None, None
     if geom is None:
-        return None, None
+        return None, None, None
+    pose = None
+    if geom.pitch_deg or geom.roll_deg:
+        pose = {"pitch": max(-90.0, min(90.0, float(geom.pitch_deg or 0.0))), "roll": float(geom.roll_deg or 0.0)}
     keys = ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height")
     out = {k: int(getattr(geom, k)) for k in keys}
     if min(out["full_width"], out["full_height"], out["crop_width"], out["crop_height"]) <= 0:
-        return None, None
+        return None, None, pose
     full = (out["crop_left"], out["crop_top"], out["crop_width"], out["crop_height"]) == (
         0,
         0,
@@ -167,7 +203,49 @@ def _read_sphere(path: Path) -> tuple[dict[str, int] | None, dict[str, float] | 
         top = (0.5 - out["crop_top"] / fh) * 180.0
         bottom = (0.5 - (out["crop_top"] + out["crop_height"]) / fh) * 180.0
         view = {"yaw": lon, "pitch": 0.0 if bottom <= 0.0 <= top else (top + bottom) / 2}
-    return (None if full else out), view
+    return (None if full else out), view, pose
+
+
+def _stereo_of_video(path: Path) -> StereoMode:
+    """The eye packing a video's Spherical V1/V2 metadata names (``mono`` without any)."""
+    try:
+        from pano.io.spherical import read_spherical_metadata
+    except ImportError:  # pragma: no cover - part of pano
+        return "mono"
+    try:
+        return read_spherical_metadata(path).stereo
+    except (InputError, OSError, ValueError):  # not an MP4/MOV (webm) or unreadable boxes
+        return "mono"
+
+
+def _stereo_of_image(path: Path) -> StereoMode:
+    """The eye packing a photo's GPano block names in ``StereoMode`` (``mono`` without one)."""
+    try:
+        from pano.io.gpano import read_sphere_geometry
+    except ImportError:  # pragma: no cover
+        return "mono"
+    try:
+        geom = read_sphere_geometry(path)
+    except InputError:
+        return "mono"
+    value = dict(geom.extra).get("StereoMode", "mono").strip().lower() if geom else "mono"
+    return value if value in STEREO_MODES else "mono"  # type: ignore[return-value]
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from the image's header, or ``None`` when it cannot be read."""
+    try:
+        from pano.io.image import _open
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        im = _open(path)
+    except InputError:
+        return None
+    try:
+        return im.size
+    finally:
+        im.close()
 
 
 def _expand_folder(folder: Path) -> list[Path]:
@@ -198,13 +276,19 @@ def _check_file(path: Path) -> Path:
     return path
 
 
-def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]] | None = None) -> Gallery:
+def build_gallery(
+    paths: list[str | os.PathLike],
+    compare: list[tuple[str, str]] | None = None,
+    stereo: StereoMode | None = None,
+) -> Gallery:
     """Expand folders, detect ``x`` + ``x_dream`` pairs, and give every file an id.
 
     Args:
         paths: Files and folders, in the order to show them. A folder contributes the images and
             videos directly inside it, sorted by name.
         compare: Explicit pairs ``(A, B)`` from ``--compare``; they come first.
+        stereo: The eye packing of every file (``--stereo``); ``None`` reads it from each file:
+            Spherical V1/V2 metadata of videos, the GPano ``StereoMode`` field of photos.
 
     Returns:
         The gallery. A file that is the ``_dream`` twin of another listed file is shown as that
@@ -233,8 +317,9 @@ def build_gallery(paths: list[str | os.PathLike], compare: list[tuple[str, str]]
             return by_path[resolved]
         kind = media_kind(resolved) or media_kind(p)
         assert kind is not None  # checked above
-        geometry, view = _read_sphere(resolved) if kind == "image" else (None, None)
-        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view)
+        geometry, view, pose = _read_sphere(resolved) if kind == "image" else (None, None, None)
+        packing = stereo or (_stereo_of_image(resolved) if kind == "image" else _stereo_of_video(resolved))
+        mf = MediaFile(len(gallery.files), resolved, kind, geometry, view, packing, pose, _image_size(resolved) if kind == "image" else None)
         gallery.files.append(mf)
         by_path[resolved] = mf
         return mf

@@ -13,6 +13,8 @@ import ipaddress
 import os
 import socket
 import ssl
+import stat
+import tempfile
 from pathlib import Path
 
 from pano.errors import PanoError
@@ -52,6 +54,33 @@ def _cert_names(cert_path: Path) -> set[str]:
     return {str(n) for n in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
 
 
+def _key_is_private(key_path: Path) -> bool:
+    """Whether ``key.pem`` is a plain file of this user that nobody else can read or write
+    (mode 0600 or stricter), as an SSH client demands of its keys."""
+    try:
+        st = os.lstat(key_path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o077:
+        return False
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
+
+
+def _write_private(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` through a temporary file (made 0600, then ``mode``) and a rename:
+    never half a file, never a moment with looser permissions, and a symlink at ``path`` is replaced,
+    not followed."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def ensure_certificate(hosts: list[str], folder: Path | None = None) -> tuple[Path, Path]:
     """Return ``(cert.pem, key.pem)``, creating a self-signed pair if none covers ``hosts``.
 
@@ -60,7 +89,9 @@ def ensure_certificate(hosts: list[str], folder: Path | None = None) -> tuple[Pa
         folder: Where to keep it (default ``config_dir() / "tls"``).
 
     Returns:
-        Paths of the PEM certificate and the PEM private key (mode 0600).
+        Paths of the PEM certificate and the PEM private key (mode 0600). An existing key that
+        others could read or write (or that belongs to another user, or is a symlink) is never
+        used: a new pair replaces it, since the old key may have leaked.
 
     Raises:
         PanoError: The folder cannot be written or ``cryptography`` is missing.
@@ -76,7 +107,7 @@ def ensure_certificate(hosts: list[str], folder: Path | None = None) -> tuple[Pa
         raise PanoError("--lan needs the 'cryptography' package: pip install cryptography") from exc
 
     wanted = set(hosts) | {"localhost", "127.0.0.1"}
-    if cert_path.is_file() and key_path.is_file():
+    if cert_path.is_file() and _key_is_private(key_path):
         try:
             if wanted <= _cert_names(cert_path):
                 return cert_path, key_path
@@ -109,16 +140,9 @@ def ensure_certificate(hosts: list[str], folder: Path | None = None) -> tuple[Pa
     try:
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        _write_private(key_path, key_pem, 0o600)
+        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     except OSError as exc:
         raise PanoError(f"cannot write the TLS certificate to {folder}: {exc.strerror}; set XDG_CONFIG_HOME") from exc
     return cert_path, key_path

@@ -21,6 +21,8 @@ from _viewdata import (
     PARTIAL_WEST,
     RED,
     YELLOW,
+    lonlat_grid,
+    quadrant_sphere,
 )
 from PIL import Image
 
@@ -151,6 +153,11 @@ def test_crossfade_slider(tab: Page) -> None:
     tab.frame()
     half = tuple((a + b) / 2 for a, b in zip(RED, ORANGE))
     assert_color(tab.center(), half, what="mix 0.5")
+    tab.page.wait_for_function("location.hash.endsWith('&mix=0.5')")  # the crossfade is in the URL too
+    tab.page.reload()
+    tab.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
+    assert tab.page.evaluate("[panoViewer.state.index, panoViewer.state.mix, panoViewer.state.fov]") == [ITEM_SPHERE, 0.5, 30]
+    tab.page.focus("#mix")
     tab.page.keyboard.press("Home")
     tab.frame()
     assert_color(tab.center(), RED, what="back to mix 0")
@@ -307,6 +314,110 @@ def test_xr_two_views(browser, server) -> None:
         p.close()
 
 
+PANEL_BG = (24, 26, 31)
+
+# select on the panel: a controller (or hand) ray from the head's origin towards panel point (u, v)
+SELECT_AT = """([u, v, hand]) => {
+  const t = panoViewer.panel.point(u, v), len = Math.hypot(...t);
+  const z = t.map((c) => -c / len);                       // the ray is -z of the pointer pose
+  let x = [z[2], 0, -z[0]]; const lx = Math.hypot(...x) || 1; x = x.map((c) => c / lx);
+  const y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]];
+  const matrix = new Float32Array([...x, 0, ...y, 0, ...z, 0, 0, 0, 0, 1]);
+  const source = hand ? { handedness: 'left', hand: {}, targetRaySpace: {} } : { handedness: 'right', targetRaySpace: {}, gamepad: window.__pad };
+  const e = new Event('select');
+  e.inputSource = source;
+  e.frame = { getPose: () => ({ transform: { matrix } }) };
+  window.__xr.session.dispatchEvent(e);
+}"""
+
+
+def test_xr_panel_with_controllers_and_hands(browser, server) -> None:
+    """In VR the grip shows a panel in front of the viewer; a ray select on it sets the crossfade,
+    steps the gallery, plays, pauses and seeks video; a hand's pinch away from it hides it."""
+    p = Page(browser, server, init_script=FAKE_XR)
+    try:
+        p.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=30")
+        page = p.page
+        page.click("#vr")
+        page.wait_for_function("window.__xr.frames > 3 && panoViewer.state.xr")
+        y = int(H / 2 + (0.04 / np.tan(np.radians(15))) * H / 2)  # panel point (0.5, 0.3): an empty spot on it
+        p.frame()
+        assert_color(p.pixels()[y, W // 4], RED, what="left eye before the panel")
+        page.evaluate(
+            """window.__pad = { buttons: Array.from({ length: 6 }, () => ({ pressed: false })), axes: [0, 0, 0, 0] };
+            window.__xr.session.inputSources = [{ handedness: 'right', gamepad: window.__pad, targetRaySpace: {} }];
+            window.__pad.buttons[1].pressed = true;"""
+        )
+        page.wait_for_function("panoViewer.panel.visible")
+        page.evaluate("window.__pad.buttons[1].pressed = false")
+        p.frame()
+        assert_color(p.pixels()[y, W // 4], PANEL_BG, tol=6, what="the panel, in the left eye")
+        fade = page.evaluate("panoViewer.panel.layout.fade")
+        page.evaluate(SELECT_AT, [fade[0] + 0.75 * fade[2], fade[1] + fade[3] / 2, False])
+        assert page.evaluate("panoViewer.state.mix") == pytest.approx(0.75, abs=0.01)
+        nxt = page.evaluate("panoViewer.panel.layout.next")
+        page.evaluate(SELECT_AT, [nxt[0] + nxt[2] / 2, nxt[1] + nxt[3] / 2, False])
+        page.wait_for_function(f"panoViewer.state.index === {ITEM_PARTIAL}")
+        page.evaluate("panoViewer.show(2)")
+        page.wait_for_function(f"panoViewer.state.index === {ITEM_VIDEO} && panoViewer.video && panoViewer.video.readyState >= 2")
+        play, seek = page.evaluate("[panoViewer.panel.layout.play, panoViewer.panel.layout.seek]")
+        was_paused = page.evaluate("panoViewer.video.paused")
+        page.evaluate(SELECT_AT, [play[0] + play[2] / 2, play[1] + play[3] / 2, True])  # a hand pinch on play
+        page.wait_for_function(f"panoViewer.video.paused === {'false' if was_paused else 'true'}")
+        page.evaluate(SELECT_AT, [seek[0] + 0.75 * seek[2], seek[1] + seek[3] / 2, False])
+        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 0.75 * panoViewer.video.duration) < 0.1")
+        assert page.evaluate("panoViewer.panel.visible")
+        page.evaluate(SELECT_AT, [0.5, -3.0, True])  # a hand pinching away from the panel hides it
+        assert not page.evaluate("panoViewer.panel.visible")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_xr_start_that_never_settles_times_out_with_a_message(browser, server) -> None:
+    """A broken XR runtime: makeXRCompatible never settles. The page gives up, says why, ends the
+    session and stays usable on the desktop."""
+    hang = FAKE_XR.replace(
+        "WebGL2RenderingContext.prototype.makeXRCompatible = async function () { window.__xr.compatible = true; };",
+        "WebGL2RenderingContext.prototype.makeXRCompatible = function () { return new Promise(() => {}); };",
+    )
+    assert hang != FAKE_XR
+    p = Page(browser, server, init_script=hang)
+    try:
+        p.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=30")
+        page = p.page
+        page.evaluate("WebGL2RenderingContext.prototype.getContextAttributes = function () { return { xrCompatible: false }; }")
+        page.wait_for_selector("#vr", state="visible")
+        page.click("#vr")
+        page.wait_for_function("!document.getElementById('message').hidden && window.__xr.ended", timeout=20000)
+        text = page.inner_text("#message")
+        assert text.startswith("Cannot start VR:") and "ready for VR" in text and "10 s" in text
+        assert page.inner_text("#vr") == "Enter VR" and not page.evaluate("panoViewer.state.xr")
+        p.look(90, 0, 30)  # the desktop view still works
+        assert_color(p.pixels()[H // 2, 12], GREEN, what="desktop view after the failed XR start")  # beside the message
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_shortcuts_work_after_slider_use(tab: Page) -> None:
+    tab.open(f"item={ITEM_SPHERE}&yaw=0&pitch=0&fov=60")
+    page = tab.page
+    box = page.locator("#mix").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)  # a click on the slider
+    mix = page.evaluate("panoViewer.state.mix")
+    assert mix > 0.5
+    page.keyboard.press("ArrowRight")  # looks around, does not move the slider any more
+    assert page.evaluate("[panoViewer.state.yaw, panoViewer.state.mix]") == [5, mix]
+    page.focus("#mix")  # a keyboard user on the slider: arrows move it, other shortcuts still work
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("panoViewer.state.mix") < mix and page.evaluate("panoViewer.state.yaw") == 5
+    page.keyboard.press("c")
+    assert page.evaluate("panoViewer.state.mix") in (0, 1)
+    page.keyboard.press("n")
+    page.wait_for_function(f"panoViewer.state.index === {ITEM_PARTIAL}")
+
+
 def test_phone_orientation_drives_the_view(browser, server) -> None:
     """Device orientation (W3C alpha/beta/gamma): upright phone = horizon; turning it left by 90 deg
     turns the view left; tilting its top back looks up. The view keeps the yaw it had when the
@@ -396,6 +507,291 @@ def test_real_photospheres(browser, real_server: ViewerServer) -> None:
         for yaw, pitch in [(0, 40), (0, -45), (60, 80), (60, -80)]:  # above and below the band: background
             p.look(yaw, pitch, fov)
             assert_color(p.center(), BACKGROUND, tol=6, what=f"outside the band at pitch {pitch}")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+# --- stereo: one eye per eye in VR, the left eye on a flat screen ----------------------------------
+
+RIGHT_FRONT, RIGHT_BACK = ORANGE, CYAN  # the right eye's picture differs from the left eye's
+
+
+def stereo_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(left eye, right eye): the quadrant sphere, and one with another front and back."""
+    left = quadrant_sphere()
+    right = left.copy()
+    lon, lat = lonlat_grid(right.shape[1], right.shape[0])
+    right[(np.abs(lon) <= 45) & (np.abs(lat) <= 50)] = RIGHT_FRONT
+    right[(np.abs(lon) >= 135) & (np.abs(lat) <= 50)] = RIGHT_BACK
+    return left, right
+
+
+def horizon_line_ratio(img: np.ndarray, row: int, band: int = 40) -> float:
+    """How much the change between rows ``row - 1`` and ``row`` stands out: the mean absolute
+    difference of those two rows over the median of the same measure in the rows around."""
+    d = np.abs(np.diff(img.astype(float), axis=0)).mean(axis=(1, 2))
+    return float(d[row - 1] / max(np.median(d[row - band : row + band]), 1e-6))
+
+
+@pytest.fixture(scope="module")
+def stereo_server(tmp_path_factory: pytest.TempPathFactory, video360_dir: Path) -> Iterator[ViewerServer]:
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    congo = video360_dir / "vrview_congo_1024.mp4"
+    if not congo.is_file():
+        pytest.skip(f"{congo.name} is absent")
+    folder = tmp_path_factory.mktemp("stereo")
+    left, right = stereo_pair()
+    h, w = left.shape[:2]
+    for name, frame, mode in [("tb.jpg", np.concatenate([left, right], 0), "top-bottom"), ("lr.jpg", np.concatenate([left, right], 1), "left-right")]:
+        xmp = gpano_xmp(SphereGeometry(w, h, 0, 0, w, h), extra={"GPano:StereoMode": mode})
+        Image.fromarray(frame).save(folder / name, quality=95, subsampling=0, xmp=xmp)  # 4:4:4: no colour smear across the eyes
+    gallery = build_gallery([folder / "tb.jpg", folder / "lr.jpg", congo])
+    assert [f.stereo for f in gallery.files] == ["top-bottom", "left-right", "top-bottom"]  # GPano, GPano, Spherical V1
+    with ViewerServer(gallery, port=0) as srv:
+        yield srv
+
+
+def test_stereo_photos_one_eye_per_eye(browser, stereo_server: ViewerServer) -> None:
+    p = Page(browser, stereo_server, init_script=FAKE_XR)
+    try:
+        p.open("item=0&yaw=0&pitch=0&fov=30")
+        page = p.page
+        assert_color(p.center(), RED, what="flat screen: the left eye")
+        page.click("#vr")
+        page.wait_for_function("window.__xr.frames > 3 && panoViewer.state.xr")
+        for item in (0, 1):  # top-bottom, then left-right
+            if item:
+                page.evaluate("panoViewer.show(1)")
+                page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready")
+            p.frame()
+            px = p.pixels()
+            # the fake headset's left eye looks at lon 0, its right eye at lon 180
+            assert_color(px[H // 2, W // 4], RED, what=f"item {item}: left eye, front")
+            assert_color(px[H // 2, 3 * W // 4], RIGHT_BACK, what=f"item {item}: right eye, back")
+        page.click("#vr")
+        page.wait_for_function("!panoViewer.state.xr")
+        for yaw, pitch, color in [(0, 0, RED), (180, 0, YELLOW), (0, 80, MAGENTA), (0, -80, CYAN)]:
+            p.look(yaw, pitch, 30)
+            assert_color(p.center(), color, what=f"flat screen, left-right, yaw {yaw} pitch {pitch}")
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_stereo_video_has_no_line_at_the_horizon(browser, stereo_server: ViewerServer) -> None:
+    """The top-bottom congo clip: mapped whole onto the sphere, each hemisphere would show another
+    eye and the horizon would be a hard line (the decoded frame proves the measure sees it)."""
+    import av
+
+    congo = stereo_server.gallery.files[2].path
+    with av.open(str(congo)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert horizon_line_ratio(frame, frame.shape[0] // 2) > 8  # the baseline: both eyes on one sphere
+    assert horizon_line_ratio(frame[: frame.shape[0] // 2], frame.shape[0] // 4) < 2  # the left eye alone
+
+    p = Page(browser, stereo_server)
+    try:
+        p.open("item=2&yaw=0&pitch=0&fov=60")
+        page = p.page
+        page.wait_for_function("panoViewer.video && panoViewer.video.readyState >= 2", timeout=20000)
+        page.evaluate("panoViewer.video.pause(); panoViewer.video.currentTime = 4")
+        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 4) < 0.05 && !panoViewer.video.seeking && panoViewer.video.readyState >= 2")
+        page.wait_for_timeout(150)  # the decoded frame reaches the texture on the next frame callback
+        for yaw in (0, 120, -120):
+            p.look(yaw, 0, 60)
+            shot = p.pixels()[:, 40:-40]
+            assert shot.std() > 10, "the video is not on screen"
+            ratio = max(horizon_line_ratio(shot, H // 2 + k) for k in (-1, 0, 1))
+            assert ratio < 4, f"yaw {yaw}: a line at the horizon ({ratio:.1f}x the usual row change)"
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+# --- GPano pose, the first view, and the view in the URL -----------------------------------------
+
+SKY, GROUND = BLUE, GREEN
+POSE_PITCH, POSE_ROLL = 10.0, 20.0
+
+
+def posed_photo(width: int = 512) -> np.ndarray:
+    """A level world (sky above the horizon, ground below) as a camera with GPano pose pitch 10 and
+    roll 20 saw it: the photo's centre is 10 deg above the horizon, and the horizon turns 20 deg
+    counter-clockwise in the image."""
+    lon, lat = (np.radians(a) for a in lonlat_grid(width, width // 2))
+    d = np.stack([np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)], -1)  # x right, y up, z forward
+    p, r = np.radians(POSE_PITCH), -np.radians(POSE_ROLL)
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])  # roll about the forward axis
+    rx = np.array([[1, 0, 0], [0, np.cos(p), np.sin(p)], [0, -np.sin(p), np.cos(p)]])  # then tip the forward axis up
+    world = d @ (rx @ rz).T
+    img = np.empty(d.shape, np.uint8)
+    img[:] = GROUND
+    img[world[..., 1] > 0] = SKY
+    return img
+
+
+def test_posed_photo_as_the_camera_saw_it() -> None:
+    """The synthetic photo agrees with GPano's words: centre 10 deg up, horizon rotated CCW."""
+    img = posed_photo()
+    h, w = img.shape[:2]
+
+    def horizon_row(lon_deg: float) -> float:
+        col = int((lon_deg / 360 + 0.5) * w)
+        return float(np.argmax((img[:, col] == GROUND).all(-1)))
+
+    centre = horizon_row(0)
+    assert centre == pytest.approx((0.5 + POSE_PITCH / 180) * h, abs=2)  # the horizon lies 10 deg below the centre
+    # counter-clockwise: higher (smaller row) on the right; a viewer that ignores the pose shows this tilt
+    assert horizon_row(-20) - horizon_row(20) > 10
+
+
+@pytest.fixture(scope="module")
+def posed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    folder = tmp_path_factory.mktemp("posed")
+    img = posed_photo()
+    h, w = img.shape[:2]
+    geom = SphereGeometry(w, h, 0, 0, w, h, heading_deg=0.0, pitch_deg=POSE_PITCH, roll_deg=POSE_ROLL,
+                          initial_heading_deg=40.0, initial_pitch_deg=5.0, initial_hfov_deg=70.0)
+    Image.fromarray(img).save(folder / "posed.jpg", quality=95, subsampling=0, xmp=gpano_xmp(geom))
+    gallery = build_gallery([folder / "posed.jpg"])
+    assert gallery.files[0].pose == {"pitch": POSE_PITCH, "roll": POSE_ROLL}
+    assert gallery.manifest()["items"][0]["a"]["view"] == {"yaw": 40.0, "pitch": 5.0, "fov": 70.0}
+    with ViewerServer(gallery, port=0) as srv:
+        yield srv
+
+
+def test_pose_applied_home_and_view_in_the_url(browser, posed_server: ViewerServer) -> None:
+    p = Page(browser, posed_server)
+    try:
+        p.open("item=0&yaw=0&pitch=0&fov=60")
+        page = p.page
+        for yaw in (0, 90, 180, -90):  # level all around: the roll undone, the pitch too
+            p.look(yaw, 0, 60)
+            px = p.pixels()
+            for x in (int(W * 0.1), W // 2, int(W * 0.9)):
+                assert_color(px[H // 2 - 8, x], SKY, tol=16, what=f"yaw {yaw}, column {x}, just above the horizon")
+                assert_color(px[H // 2 + 8, x], GROUND, tol=16, what=f"yaw {yaw}, column {x}, just below the horizon")
+        page.keyboard.press("Home")  # the photo's first view (GPano InitialView*), not yaw 0
+        assert page.evaluate("[panoViewer.state.yaw, panoViewer.state.pitch, panoViewer.state.fov]") == [40, 5, 70]
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("location.hash === '#item=0&yaw=45&pitch=5&fov=70'")
+        page.reload()  # the URL keeps the view
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
+        assert page.evaluate("[panoViewer.state.index, panoViewer.state.yaw, panoViewer.state.pitch, panoViewer.state.fov]") == [0, 45, 5, 70]
+        assert p.errors == [], f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+# --- a sphere larger than any texture: the cube-face tile pyramid ------------------------------------
+
+BIG_W, BIG_H = 16384, 8192
+STRIPE_LON, STRIPE_LAT, STRIPE_HALF = 20.0, 10.0, 2.5  # a 5x5 degree patch of fine stripes
+STRIPE_PERIOD = 3  # source pixels: finer than 8192x4096 can hold (1.5 of its pixels per period)
+
+
+def big_sphere() -> np.ndarray:
+    """16384x8192: smooth colours everywhere (with detail a seam would break; the longitude waves
+    fade out towards the poles, where they would crowd into a star) and one patch of vertical
+    stripes, 3 source pixels per period."""
+    lon = ((np.arange(BIG_W) + 0.5) / BIG_W - 0.5) * 2 * np.pi
+    lat = (0.5 - (np.arange(BIG_H) + 0.5) / BIG_H) * np.pi
+    img = np.empty((BIG_H, BIG_W, 3), np.uint8)
+    wave, fade = np.sin(lon * 90).astype(np.float32), (np.cos(lat) ** 2).astype(np.float32)  # fading out at the poles
+    for r in range(0, BIG_H, 1024):  # a 4-degree period along longitude
+        img[r : r + 1024, :, 0] = (128 + 90 * fade[r : r + 1024, None] * wave[None, :]).astype(np.uint8)
+    img[..., 1] = (128 + 90 * np.sin(lat * 90)).astype(np.uint8)[:, None]  # and along latitude
+    img[..., 2] = 110
+    cols = np.nonzero(np.abs(np.degrees(lon) - STRIPE_LON) <= STRIPE_HALF)[0]
+    rows = np.nonzero(np.abs(np.degrees(lat) - STRIPE_LAT) <= STRIPE_HALF)[0]
+    img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = np.where(cols % STRIPE_PERIOD == 0, 235, 20).astype(np.uint8)[None, :, None]
+    return img
+
+
+def peak_frequency(rows: np.ndarray) -> tuple[float, float]:
+    """(frequency in cycles per pixel, modulation depth) of the strongest periodic component along
+    the rows of a grey image: the peak of the mean power spectrum, and its amplitude over the mean."""
+    x = rows - rows.mean(axis=1, keepdims=True)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.shape[1]), axis=1)).mean(axis=0)
+    k = int(np.argmax(spectrum[2:])) + 2
+    amplitude = 2 * spectrum[k] / np.hanning(x.shape[1]).sum()
+    return k / x.shape[1], float(amplitude / rows.mean())
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    folder = tmp_path_factory.mktemp("big")
+    Image.fromarray(big_sphere()).save(folder / "big.jpg", quality=92, subsampling=0)
+    gallery = build_gallery([folder / "big.jpg"])
+    assert gallery.manifest()["items"][0]["a"]["tiles"] == "/tiles/0/"
+    with ViewerServer(gallery, port=0, tile_cache=tmp_path_factory.mktemp("tile_cache")) as srv:
+        yield srv
+
+
+def test_what_8192_can_hold() -> None:
+    """The baseline: the stripes shrunk to 8192x4096 (what the page did before tiles) keep no
+    component at their own frequency; what is left is an alias at a much lower one."""
+    patch = big_sphere()[3560:3720, 9000:9200].mean(-1)  # inside the stripes (lat 7.5..12.5, lon 17.5..22.5)
+    f16, depth16 = peak_frequency(patch)
+    assert abs(f16 - 1 / STRIPE_PERIOD) < 0.01 and depth16 > 0.5
+    half = np.asarray(Image.fromarray(patch.astype(np.uint8)).reduce(2)).astype(float)
+    f8, _ = peak_frequency(half)
+    assert abs(f8 / 2 - 1 / STRIPE_PERIOD) > 0.1  # (f8 / 2: in source pixels) not the stripes' frequency
+
+
+def line_strength(px: np.ndarray) -> float:
+    """How much the strongest straight screen row or column of second differences stands out: a
+    seam is a line along which the picture jumps; noise and smooth colours are spread evenly."""
+    cols = np.abs(np.diff(px, 2, axis=1)).mean(axis=(0, 2))
+    rows = np.abs(np.diff(px, 2, axis=0)).mean(axis=(1, 2))
+    return float(max(cols.max() / np.median(cols), rows.max() / np.median(rows)))
+
+
+def wait_tiles(page, timeout: float = 300_000) -> dict:
+    page.wait_for_function("panoViewer.tiles && panoViewer.tiles.missing === 0", timeout=timeout)
+    page.evaluate("panoViewer.nextFrame()")
+    return page.evaluate("panoViewer.tiles")
+
+
+def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer) -> None:
+    p = Page(browser, big_server)
+    try:
+        page = p.page
+        p.page.goto(f"{p.base}/#yaw={STRIPE_LON}&pitch={STRIPE_LAT}&fov=6")
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=300_000)
+        tiles = wait_tiles(page)
+        assert tiles["levels"] == 4 and tiles["finest"] == 3  # the 4096-px faces: every source pixel
+        assert tiles["bytes"] <= tiles["budget"] <= 512 * 2**20
+        assert page.is_hidden("#progress")
+        grey = p.pixels()[H // 2 - 60 : H // 2 + 60, W // 2 - 60 : W // 2 + 60].mean(-1)
+        f, depth = peak_frequency(grey)
+        # on screen: pixels per radian of the view / of the source, the stripes' latitude shortening
+        scale = (H / 2 / np.tan(np.radians(3))) / (BIG_W / (2 * np.pi)) * np.cos(np.radians(STRIPE_LAT))
+        expected = 1 / (STRIPE_PERIOD * scale)
+        nyquist_8192 = 1 / (2 * 2 * scale)  # the finest period 8192x4096 can hold, on this screen
+        assert expected > nyquist_8192 * 1.2
+        assert abs(f - expected) < 0.03, f"stripes at {f:.3f} cycles/px on screen, expected {expected:.3f}"
+        assert depth > 0.25, f"stripes resolved with only {depth:.2f} modulation"
+
+        # no seam: the smooth colours stay smooth across tile borders (u = 0 and v = 0 of face F are tile
+        # borders at every level but 0), across face edges (yaw 45: F|R, pitch 45: F|U) and at the pole
+        budget = 40 * 2**20  # GPU memory stays bounded: older tiles make room for the new view's
+        page.evaluate(f"panoViewer.setTileBudget({budget})")
+        for yaw, pitch in [(0, 0), (45, 0), (0, 45), (0, 90)]:  # at yaw 0 / 45 these borders are straight screen lines
+            p.look(yaw, pitch, 6)
+            tiles = wait_tiles(page)
+            assert tiles["bytes"] <= budget and tiles["finest"] == 3, tiles
+            px = p.pixels()[40:-60, 20:-20].astype(float)  # clear of the bars
+            strength = line_strength(px)  # noise (JPEG tiles, coded one by one) stays near 2
+            assert strength < 3.5, f"yaw {yaw} pitch {pitch}: a line in the picture ({strength:.1f}x the usual change)"
+            faint = px.copy()
+            faint[:, px.shape[1] // 3] += 2  # the measure sees a seam of 2 grey levels in this very picture
+            assert line_strength(faint) > 3.5
+        assert tiles["loaded"] > tiles["resident"]  # tiles were evicted on the way
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

@@ -34,7 +34,7 @@ def sphere(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_documents_headsets() -> None:
     result = CliRunner().invoke(cli, ["view", "--help"])
     assert result.exit_code == 0
-    for words in ["adb reverse tcp:8360 tcp:8360", "--lan", "--compare", "--port", "--open", "x_dream.jpg"]:
+    for words in ["adb reverse tcp:8360 tcp:8360", "--lan", "--compare", "--port", "--open", "x_dream.jpg", "--stereo", "top-bottom"]:
         assert words in result.output, words
 
 

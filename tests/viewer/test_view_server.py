@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from pano.errors import InputError
 from pano.viewer.media import build_gallery
-from pano.viewer.server import ViewerServer
+from pano.viewer.server import ViewerServer, allowed_hosts
 from pano.viewer.tls import ensure_certificate, server_context
 
 CLIP = bytes(range(256)) * 40  # 10240 bytes with a recognisable pattern
@@ -321,3 +323,190 @@ def test_first_view_of_a_real_partial_pano(photosphere_dir: Path) -> None:
     crop_centre_lon = ((f.geometry["crop_left"] + f.geometry["crop_width"] / 2) / f.geometry["full_width"] - 0.5) * 360
     assert f.view["yaw"] == pytest.approx(-93.0)
     assert abs(f.view["yaw"] - crop_centre_lon) < 1.0  # the camera's initial view is the middle of what it shot
+
+
+# --- faults a real browser and a hostile LAN found --------------------------------------------------
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send ``data`` as it is and read until the server closes the connection (or ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return out
+
+
+def test_default_port_host_without_port() -> None:
+    """Browsers send ``Host: name`` without ``:80`` (HTTP) or ``:443`` (HTTPS)."""
+    names = {"127.0.0.1", "localhost"}
+    assert allowed_hosts(names, 80, tls=False) == {"127.0.0.1", "localhost", "127.0.0.1:80", "localhost:80"}
+    assert allowed_hosts(names, 443, tls=True) == {"127.0.0.1", "localhost", "127.0.0.1:443", "localhost:443"}
+    assert allowed_hosts(names, 443, tls=False) == {"127.0.0.1:443", "localhost:443"}  # 443 is not HTTP's default
+    assert allowed_hosts(names, 8360, tls=False) == {"127.0.0.1:8360", "localhost:8360"}
+
+
+def test_default_port_served_end_to_end(folder: Path) -> None:
+    try:
+        srv = ViewerServer(build_gallery([folder]), port=80)
+    except OSError:
+        pytest.skip("port 80 cannot be bound here (not root, or taken)")
+    with srv:
+        assert srv.url == "http://127.0.0.1/"
+        assert get(srv, "/manifest.json", {"Host": "127.0.0.1"})[0] == 200
+        assert get(srv, "/manifest.json", {"Host": "localhost:80"})[0] == 200
+        assert get(srv, "/manifest.json", {"Host": "attacker.example"})[0] == 403
+
+
+def test_bare_host_on_another_port_is_403(server: ViewerServer) -> None:
+    assert get(server, "/manifest.json", {"Host": "127.0.0.1"})[0] == 403
+
+
+def test_two_host_headers_are_400(server: ViewerServer) -> None:
+    good, bad = f"127.0.0.1:{server.port}", "attacker.example"
+    for first, second in [(good, bad), (bad, good), (good, good)]:
+        reply = raw_exchange(server.port, f"GET /manifest.json HTTP/1.1\r\nHost: {first}\r\nHost: {second}\r\n\r\n".encode())
+        assert reply.startswith(b"HTTP/1.1 400 "), (first, second, reply[:80])
+        assert b'"items"' not in reply
+
+
+def test_forbidden_page_without_token_does_not_mention_one(server: ViewerServer) -> None:
+    status, _, body = get(server, "/", {"Host": "attacker.example:80"})
+    assert status == 403
+    assert b"token" not in body.lower() and b"?t=" not in body
+    assert server.url.encode() in body  # where the viewer does answer
+
+
+@pytest.mark.parametrize(
+    ("validator", "status"),
+    [
+        ("etag", 206),
+        ('"0-0"', 200),  # another version of the file
+        ("weak", 200),  # RFC 9110: If-Range needs a strong comparison; a weak tag never matches
+        ("date", 206),  # the file's own Last-Modified, a strong validator (over a second old)
+        ("Thu, 01 Jan 2015 00:00:00 GMT", 200),
+        ("not a date", 200),
+    ],
+)
+def test_if_range(server: ViewerServer, folder: Path, validator: str, status: int) -> None:
+    _, headers, _ = get(server, "/media/2")
+    value = {"etag": headers["ETag"], "weak": "W/" + headers["ETag"], "date": headers["Last-Modified"]}.get(validator, validator)
+    got, headers2, body = get(server, "/media/2", {"Range": "bytes=0-9", "If-Range": value})
+    assert got == status, validator
+    assert body == (CLIP[:10] if status == 206 else CLIP)
+    if status == 200:
+        assert "Content-Range" not in headers2
+
+
+def test_if_range_date_of_a_file_changed_just_now(folder: Path, tmp_path: Path) -> None:
+    """A Last-Modified less than a second old is a weak validator (RFC 9110 8.8.2.2): no range."""
+    clip = tmp_path / "fresh.mp4"
+    clip.write_bytes(CLIP)
+    with ViewerServer(build_gallery([clip]), port=0) as srv:
+        _, headers, _ = get(srv, "/media/0")
+        got, _, body = get(srv, "/media/0", {"Range": "bytes=0-9", "If-Range": headers["Last-Modified"]})
+        if time.time() - clip.stat().st_mtime < 1.0:  # still fresh when the server answered
+            assert got == 200 and body == CLIP
+
+
+def test_connections_are_bounded_and_slow_clients_dropped(folder: Path) -> None:
+    """max_connections at once, more closed at once; a client that trickles its headers is dropped at
+    the header deadline however steadily it sends; the server serves again once they are gone."""
+    with ViewerServer(build_gallery([folder]), port=0, max_connections=4, header_timeout=1.5) as srv:
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(4)]
+        try:
+            time.sleep(0.2)  # the server has accepted all four
+            extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            with extra:
+                extra.sendall(f"GET /manifest.json HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+                try:
+                    assert extra.recv(100) == b""  # closed without an answer
+                except ConnectionResetError:
+                    pass
+        finally:
+            for s in idle:
+                s.close()
+        assert get(srv, "/manifest.json")[0] == 200  # the slots came back
+
+        # A slowloris client: one byte every 0.1 s would need 6 s for this request.
+        request = f"GET /manifest.json HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nX-Pad: {'a' * 20}\r\n\r\n".encode()
+        sent = 0
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            try:
+                for byte in request:
+                    s.send(bytes([byte]))
+                    sent += 1
+                    time.sleep(0.1)
+                reply = s.recv(100)
+            except (BrokenPipeError, ConnectionResetError):
+                reply = b""
+        assert sent < len(request) or reply == b"", "the trickling client was served"
+        # An idle keep-alive connection is closed by the server after the header deadline.
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            assert s.recv(100) == b""
+        assert get(srv, "/manifest.json")[0] == 200
+
+
+def test_token_checked_as_soon_as_headers_arrive(folder: Path, tmp_path: Path) -> None:
+    """Without the token a client gets 403 right after its headers, whatever it promises to send
+    next, and the connection is closed (no keep-alive for strangers)."""
+    with ViewerServer(build_gallery([folder]), port=0, token="tok", header_timeout=30) as srv:
+        host = f"Host: 127.0.0.1:{srv.port}\r\n"
+        t0 = time.monotonic()
+        reply = raw_exchange(srv.port, f"POST /media/0 HTTP/1.1\r\n{host}Content-Length: 100000000\r\n\r\n".encode(), timeout=20)
+        assert reply.startswith(b"HTTP/1.1 403 ") and b"Connection: close" in reply
+        reply = raw_exchange(srv.port, f"GET / HTTP/1.1\r\n{host}Connection: keep-alive\r\n\r\n".encode(), timeout=20)
+        assert reply.startswith(b"HTTP/1.1 403 ") and reply.count(b"HTTP/1.1") == 1
+        assert time.monotonic() - t0 < 20  # closed by the server, not by the client's read timeout
+        reply = raw_exchange(srv.port, f"GET /media/0?t=tok HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode())
+        assert reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"\xff\xd8 raw")
+
+
+def test_loose_key_permissions_are_not_reused(tmp_path: Path) -> None:
+    folder = tmp_path / "tls"
+    cert, key = ensure_certificate(["127.0.0.1"], folder=folder)
+    first = key.read_bytes()
+    assert ensure_certificate(["127.0.0.1"], folder=folder) == (cert, key) and key.read_bytes() == first
+    key.chmod(0o644)  # readable by everyone: it may have leaked
+    ensure_certificate(["127.0.0.1"], folder=folder)
+    assert key.read_bytes() != first and (key.stat().st_mode & 0o777) == 0o600
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    second = key.read_bytes()
+    key.unlink()
+    elsewhere = tmp_path / "other.pem"
+    elsewhere.write_bytes(second)
+    elsewhere.chmod(0o600)
+    key.symlink_to(elsewhere)  # a symlink is not this folder's key
+    ensure_certificate(["127.0.0.1"], folder=folder)
+    assert not key.is_symlink() and (key.stat().st_mode & 0o777) == 0o600
+    assert elsewhere.read_bytes() == second  # the link's target is left alone
+    ctx = server_context(cert, key)  # the new pair loads
+    assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_stereo_from_metadata_and_override(tmp_path: Path, video360_dir: Path) -> None:
+    """Videos: Spherical V1/V2 metadata (written here by pano.io.spherical); photos: GPano
+    StereoMode; ``stereo=`` (the --stereo flag) overrides both."""
+    from pano.io.spherical import SphericalMetadata, copy_with_spherical_metadata
+
+    src = video360_dir / "panolens_1941-battle-low.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src.name} is absent")
+    lr = tmp_path / "lr.mp4"
+    copy_with_spherical_metadata(src, lr, SphericalMetadata(stereo="left-right"))
+    photo = _gpano_jpeg(tmp_path / "tb.jpg", full_width=64, full_height=32, crop_left=0, crop_top=0, crop_width=64, crop_height=32)
+    from PIL import Image
+
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
+    stereo_photo = tmp_path / "stereo.jpg"
+    xmp = gpano_xmp(SphereGeometry.full_sphere(64, 32), extra={"GPano:StereoMode": "top-bottom"})
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(stereo_photo, xmp=xmp)
+    g = build_gallery([src, lr, photo, stereo_photo])
+    assert [f.stereo for f in g.files] == ["mono", "left-right", "mono", "top-bottom"]
+    assert [i["a"]["stereo"] for i in g.manifest()["items"]] == ["mono", "left-right", "mono", "top-bottom"]
+    assert {f.stereo for f in build_gallery([src, lr, photo], stereo="top-bottom").files} == {"top-bottom"}

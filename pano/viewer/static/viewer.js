@@ -13,7 +13,11 @@
 
 (() => {
   const DEG = Math.PI / 180;
-  const FOV_MIN = 15, FOV_MAX = 130, FOV_DEFAULT = 90;
+  const FOV_MIN = 5, FOV_MAX = 130, FOV_DEFAULT = 90;
+  // Tiled spheres: at most this many bytes of tile textures (mip levels included), well under what a
+  // phone-class GPU gives a page; level 0 (six tiles) always stays.
+  const TILE_BUDGET = 256 * 1024 * 1024, TILE_FETCHES = 4;
+  let tileBudget = TILE_BUDGET;
   const BACKGROUND = [0.16, 0.17, 0.19];
   const $ = (id) => document.getElementById(id);
   const svg = (body) => `<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">${body}</svg>`;
@@ -59,6 +63,13 @@
   }
   function rotY(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([c, 0, -s, 0, 1, 0, s, 0, c]); }
   function rotX(rad) { const c = Math.cos(rad), s = Math.sin(rad); return new Float32Array([1, 0, 0, 0, c, s, 0, -s, c]); }
+  function mul4(a, b) {
+    const o = new Float32Array(16);
+    for (let c = 0; c < 4; c++)
+      for (let r = 0; r < 4; r++)
+        o[c * 4 + r] = a[r] * b[c * 4] + a[4 + r] * b[c * 4 + 1] + a[8 + r] * b[c * 4 + 2] + a[12 + r] * b[c * 4 + 3];
+    return o;
+  }
   function rot3of4(m) { return new Float32Array([m[0], m[1], m[2], m[4], m[5], m[6], m[8], m[9], m[10]]); }
   function quatToMat3(x, y, z, w) {
     return new Float32Array([
@@ -82,6 +93,23 @@
     const n = 0.1, f = 10;
     return new Float32Array([1 / tx, 0, 0, 0, 0, 1 / ty, 0, 0, 0, 0, (f + n) / (n - f), -1, 0, 0, (2 * f * n) / (n - f), 0]);
   }
+  // Level world -> photo frame, in pano axes (x right, y up, z forward), column-major. GPano: the
+  // photo's centre lies pitchDeg above the horizon, and its horizon turns rollDeg counter-clockwise
+  // in the image. Photo -> world is Rx(pitch) * Rz(-roll) (roll about the camera's forward axis,
+  // then pitch); the shader needs the inverse, its transpose.
+  function poseMatrix(pose) {
+    if (!pose) return new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const p = (pose.pitch || 0) * DEG, r = -(pose.roll || 0) * DEG;
+    const cp = Math.cos(p), sp = Math.sin(p), cr = Math.cos(r), sr = Math.sin(r);
+    // photo -> world, row-major: Rx(p) = [[1,0,0],[0,cp,sp],[0,-sp,cp]] (forward tips up), Rz(r) = [[cr,-sr,0],[sr,cr,0],[0,0,1]]
+    const m = [
+      [cr, -sr, 0],
+      [cp * sr, cp * cr, sp],
+      [-sp * sr, -sp * cr, cp],
+    ];
+    // column-major of the transpose = row-major of m
+    return new Float32Array([m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2], m[2][0], m[2][1], m[2][2]]);
+  }
   // Camera-to-world rotation of a desktop view: yaw > 0 turns right, pitch > 0 looks up.
   function viewRotation(yawDeg, pitchDeg) { return mul3(rotY(-yawDeg * DEG), rotX(pitchDeg * DEG)); }
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
@@ -104,23 +132,32 @@ uniform sampler2D uTexA;
 uniform sampler2D uTexB;
 uniform vec4 uCropA;        // (left, top, width, height) of the texture on the full sphere, in [0, 1]
 uniform vec4 uCropB;
+uniform vec4 uEyeA;         // this eye's part of the frame: (s scale, s offset, t scale, t offset)
+uniform vec4 uEyeB;
 uniform float uMix;         // 0: A only, 1: B only
 uniform vec3 uBackground;   // outside a partial photosphere
+uniform mat3 uPose;         // level world -> the photo's own frame (GPano pose pitch and roll), pano axes
 out vec4 outColor;
 const float PI = 3.141592653589793;
 
-vec3 sphereColor(sampler2D tex, vec4 crop, vec2 uv, vec2 gx, vec2 gy) {
+vec3 sphereColor(sampler2D tex, vec4 crop, vec4 eye, vec2 uv, vec2 gx, vec2 gy) {
   float s = fract(uv.x - crop.x) / crop.z;
   float t = (uv.y - crop.y) / crop.w;
   if (s > 1.0 || t < 0.0 || t > 1.0) return uBackground;
-  vec2 k = 1.0 / crop.zw;
-  return textureGrad(tex, vec2(s, t), gx * k, gy * k).rgb;
+  // Stereo: only this eye's half of the frame, and the filter never reaches into the other half.
+  vec2 st = vec2(s, t) * eye.xz + eye.yw;
+  vec2 halfTexel = 0.5 / vec2(textureSize(tex, 0));
+  if (eye.x < 1.0) st.x = clamp(st.x, eye.y + halfTexel.x, eye.y + eye.x - halfTexel.x);
+  if (eye.z < 1.0) st.y = clamp(st.y, eye.w + halfTexel.y, eye.w + eye.z - halfTexel.y);
+  vec2 k = eye.xz / crop.zw;
+  return textureGrad(tex, st, gx * k, gy * k).rgb;
 }
 
 void main() {
   vec4 near = uInvProj * vec4(vNdc, -1.0, 1.0);
-  vec3 d = normalize(uView * (near.xyz / near.w));
-  float lon = atan(d.x, -d.z);                 // pano: z forward = -world z
+  vec3 w = normalize(uView * (near.xyz / near.w));
+  vec3 d = uPose * vec3(w.x, w.y, -w.z);       // pano axes: x right, y up, z forward = -world z
+  float lon = atan(d.x, d.z);
   float lat = asin(clamp(d.y, -1.0, 1.0));
   vec2 uv = vec2(lon / (2.0 * PI) + 0.5, 0.5 - lat / PI);
   // Screen-space derivatives of u from whichever of two parametrisations is continuous here:
@@ -131,10 +168,42 @@ void main() {
   float gx2 = dFdx(u2), gy2 = dFdy(u2);
   if (abs(gx2) < abs(gx.x)) gx.x = gx2;
   if (abs(gy2) < abs(gy.x)) gy.x = gy2;
-  vec3 c = sphereColor(uTexA, uCropA, uv, gx, gy);
-  if (uMix > 0.0) c = mix(c, sphereColor(uTexB, uCropB, uv, gx, gy), uMix);
+  vec3 c = sphereColor(uTexA, uCropA, uEyeA, uv, gx, gy);
+  if (uMix > 0.0) c = mix(c, sphereColor(uTexB, uCropB, uEyeB, uv, gx, gy), uMix);
   outColor = vec4(c, 1.0);
 }`;
+
+  // Tiled spheres: each resident tile is one flat quad on its cube face, coarse levels first and
+  // finer ones painted over them. Texture coordinates stop at the one-pixel gutter, which holds the
+  // neighbouring tile's (or face's) pixels, so bilinear filtering is continuous across borders.
+  const TILE_VERT = `#version 300 es
+in vec2 aCorner;            // (0, 0) top-left .. (1, 1) bottom-right of the tile
+uniform mat3 uFace;         // face camera -> photo frame (pano axes)
+uniform vec4 uRect;         // (u left, v top, du, dv) of the tile on the face, face coordinates in [-1, 1]
+uniform mat3 uPose;         // level world -> photo frame (pano axes)
+uniform mat3 uWorldToEye;   // GL world -> eye
+uniform mat4 uProj;
+uniform float uTileSize;
+out vec2 vTex;
+void main() {
+  vec3 p = uFace * vec3(uRect.x + aCorner.x * uRect.z, uRect.y - aCorner.y * uRect.w, 1.0);
+  vec3 w = transpose(uPose) * p;
+  gl_Position = uProj * vec4(uWorldToEye * vec3(w.x, w.y, -w.z), 1.0);
+  vTex = (1.0 + aCorner * uTileSize) / (uTileSize + 2.0);
+}`;
+  const TILE_FRAG = `#version 300 es
+precision highp float;
+in vec2 vTex;
+uniform sampler2D uTex;
+out vec4 outColor;
+void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
+  // pano's cube faces F R B L U D: camera -> photo frame rotations Ry(yaw) Rx(pitch), column-major
+  const FACES = [[0, 0], [90, 0], [180, 0], [-90, 0], [0, 90], [0, -90]].map(([yaw, pitch]) => {
+    const cy = Math.cos(yaw * DEG), sy = Math.sin(yaw * DEG), cp = Math.cos(pitch * DEG), sp = Math.sin(pitch * DEG);
+    // row-major Ry = [[cy,0,sy],[0,1,0],[-sy,0,cy]], Rx = [[1,0,0],[0,cp,sp],[0,-sp,cp]]
+    const m = [[cy, -sy * sp, sy * cp], [0, cp, sp], [-sy, -cy * sp, cy * cp]];
+    return new Float32Array([m[0][0], m[1][0], m[2][0], m[0][1], m[1][1], m[2][1], m[0][2], m[1][2], m[2][2]]);
+  });
 
   // ---------------------------------------------------------------- state
   const state = {
@@ -149,6 +218,7 @@ void main() {
   const canvas = $("view");
   const message = $("message");
   let gl = null, prog = null, uni = null, blackTex = null, maxTex = 4096, aniso = null;
+  let tileProg = null, tileUni = null, tileVao = null;
 
   function showMessage(text) {
     message.textContent = text;
@@ -174,9 +244,25 @@ void main() {
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error("program: " + gl.getProgramInfoLog(prog));
     uni = {};
-    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uMix", "uBackground"])
+    for (const n of ["uInvProj", "uView", "uTexA", "uTexB", "uCropA", "uCropB", "uEyeA", "uEyeB", "uMix", "uBackground", "uPose"])
       uni[n] = gl.getUniformLocation(prog, n);
-    gl.bindVertexArray(gl.createVertexArray());
+    const emptyVao = gl.createVertexArray();
+    tileProg = gl.createProgram();
+    gl.attachShader(tileProg, compile(gl.VERTEX_SHADER, TILE_VERT));
+    gl.attachShader(tileProg, compile(gl.FRAGMENT_SHADER, TILE_FRAG));
+    gl.bindAttribLocation(tileProg, 0, "aCorner");
+    gl.linkProgram(tileProg);
+    if (!gl.getProgramParameter(tileProg, gl.LINK_STATUS)) throw new Error("tile program: " + gl.getProgramInfoLog(tileProg));
+    tileUni = {};
+    for (const n of ["uFace", "uRect", "uPose", "uWorldToEye", "uProj", "uTileSize", "uTex"]) tileUni[n] = gl.getUniformLocation(tileProg, n);
+    tileVao = gl.createVertexArray();
+    gl.bindVertexArray(tileVao);
+    gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([0, 0, 0, 1, 1, 0, 1, 1]), gl.STATIC_DRAW);
+    gl.enableVertexAttribArray(0);
+    gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+    gl.bindVertexArray(emptyVao);
+    state.emptyVao = emptyVao;
     maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
     aniso = gl.getExtension("EXT_texture_filter_anisotropic");
     blackTex = gl.createTexture();
@@ -191,6 +277,14 @@ void main() {
     if (!geometry) return [0, 0, 1, 1];
     const g = geometry;
     return [g.crop_left / g.full_width, g.crop_top / g.full_height, g.crop_width / g.full_width, g.crop_height / g.full_height];
+  }
+
+  // The part of a frame one eye sees, as (s scale, s offset, t scale, t offset); eye 0 is the left
+  // eye (also what a flat screen shows), eye 1 the right. Top-bottom: left eye on top.
+  function eyeRect(stereo, eye) {
+    if (stereo === "top-bottom") return [1, 0, 0.5, 0.5 * eye];
+    if (stereo === "left-right") return [0.5, 0.5 * eye, 1, 0];
+    return [1, 0, 1, 0];
   }
 
   function newTexture(fullWidth, mips) {
@@ -221,9 +315,11 @@ void main() {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
     gl.generateMipmap(gl.TEXTURE_2D);
     if (source.close) source.close();
-    if (!entry.geometry && Math.abs(w - 2 * h) > 2)
-      console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight}, not 2:1: shown stretched over the whole sphere`);
-    return { tex, crop, video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
+    const stereo = entry.stereo || "mono";
+    const eyeW = stereo === "left-right" ? w / 2 : w, eyeH = stereo === "top-bottom" ? h / 2 : h;
+    if (!entry.geometry && Math.abs(eyeW - 2 * eyeH) > 2)
+      console.warn(`${entry.name} is ${img.naturalWidth}x${img.naturalHeight} (${stereo}), not 2:1 per eye: shown stretched over the whole sphere`);
+    return { tex, crop, stereo, pose: poseMatrix(entry.pose), video: null, width: img.naturalWidth, height: img.naturalHeight, name: entry.name };
   }
 
   function loadVideo(entry, muted) {
@@ -235,7 +331,7 @@ void main() {
     video.src = entry.url;
     const tex = newTexture(true, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, 1, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array([0, 0, 0, 255]));
-    const media = { tex, crop: [0, 0, 1, 1], video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
+    const media = { tex, crop: [0, 0, 1, 1], stereo: entry.stereo || "mono", pose: poseMatrix(entry.pose), video, width: 0, height: 0, name: entry.name, uploaded: -1, frameReady: false };
     return new Promise((resolve, reject) => {
       video.addEventListener("loadeddata", () => { media.width = video.videoWidth; media.height = video.videoHeight; resolve(media); }, { once: true });
       video.addEventListener("error", () => reject(new Error(`cannot play ${entry.name}: the browser lacks its codec (try H.264 mp4)`)), { once: true });
@@ -259,8 +355,185 @@ void main() {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, v);
   }
 
+  // ---------------------------------------------------------------- tiled spheres
+  // A tiled media: {tiled: true, meta, base, tiles: Map(key -> tile), want: [], inflight, bytes, pose}.
+  // tile: {level, face, row, col, tex, centre (GL world dir), cosRadius, used, state}
+  function tileKey(level, face, row, col) { return `${level}/${face}/${row}_${col}`; }
+
+  function tileGeometry(media, level, face, row, col) {
+    const n = media.meta.levels[level] / media.meta.tile;
+    const u0 = -1 + (2 * col) / n, v0 = 1 - (2 * row) / n, du = 2 / n;
+    const f = FACES[face], pose = media.pose;
+    const toWorld = (u, v) => {  // face coords -> GL world unit vector
+      const p = [f[0] * u + f[3] * v + f[6], f[1] * u + f[4] * v + f[7], f[2] * u + f[5] * v + f[8]];
+      // photo -> world: transpose of uPose (column-major world->photo), i.e. w_i = sum_j pose[i*3+j] p_j
+      const w = [0, 1, 2].map((i) => pose[i * 3] * p[0] + pose[i * 3 + 1] * p[1] + pose[i * 3 + 2] * p[2]);
+      const len = Math.hypot(w[0], w[1], w[2]);
+      return [w[0] / len, w[1] / len, -w[2] / len];
+    };
+    const centre = toWorld(u0 + du / 2, v0 - du / 2);
+    let cosRadius = 1;
+    for (const [u, v] of [[u0, v0], [u0 + du, v0], [u0, v0 - du], [u0 + du, v0 - du]]) {
+      const c = toWorld(u, v);
+      cosRadius = Math.min(cosRadius, c[0] * centre[0] + c[1] * centre[1] + c[2] * centre[2]);
+    }
+    return { rect: [u0, v0, du, du], centre, cosRadius };
+  }
+
+  function getTile(media, level, face, row, col) {
+    const key = tileKey(level, face, row, col);
+    let t = media.tiles.get(key);
+    if (!t) {
+      t = { key, level, face, row, col, tex: null, used: 0, state: "none", ...tileGeometry(media, level, face, row, col) };
+      media.tiles.set(key, t);
+    }
+    return t;
+  }
+
+  function tileBytes(media) { const s = media.meta.tile + 2; return Math.round((s * s * 4 * 4) / 3); }
+
+  async function fetchTile(media, t) {
+    t.state = "loading";
+    media.inflight++;
+    try {
+      const r = await fetch(`${media.base}${t.level}/${t.face}/${t.row}_${t.col}.jpg`);
+      if (!r.ok) throw new Error(`tile ${t.key}: HTTP ${r.status}${r.status === 500 ? ": " + (await r.text()).trim() : ""}`);
+      const bitmap = await createImageBitmap(await r.blob());
+      if (media.disposed) { bitmap.close(); return; }
+      const tex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+      if (aniso) gl.texParameterf(gl.TEXTURE_2D, aniso.TEXTURE_MAX_ANISOTROPY_EXT, Math.min(8, gl.getParameter(aniso.MAX_TEXTURE_MAX_ANISOTROPY_EXT)));
+      gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+      gl.generateMipmap(gl.TEXTURE_2D);
+      bitmap.close();
+      t.tex = tex;
+      t.state = "ready";
+      media.bytes += tileBytes(media);
+      media.loaded++;
+      evictTiles(media);
+    } catch (err) {
+      t.state = "failed";
+      if (!media.disposed) showMessage(String(err.message || err));
+    } finally {
+      media.inflight--;
+      state.dirty = true;
+    }
+  }
+
+  // Over budget: drop the tiles drawn longest ago (never level 0, never one the current view wants).
+  function evictTiles(media) {
+    if (media.bytes <= tileBudget) return;
+    const wanted = new Set(media.want);
+    const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && !wanted.has(t));
+    resident.sort((a, b) => a.used - b.used);
+    for (const t of resident) {
+      if (media.bytes <= tileBudget) break;
+      gl.deleteTexture(t.tex);
+      t.tex = null;
+      t.state = "none";
+      media.bytes -= tileBytes(media);
+    }
+  }
+
+  // The tiles the given views need, coarse to fine (finest last), nearest the view centre first.
+  function wantedTiles(media, views) {
+    const levels = media.meta.levels;
+    let level = 0, cosMax = 1;
+    const dirs = [];
+    for (const { proj, rot, height } of views) {
+      const ppr = (proj[5] * height) / 2;                      // screen pixels per radian at the centre
+      let l = 0;
+      while (l < levels.length - 1 && levels[l] / 2 < ppr) l++;   // a face spans 2 tan-units: levels[l] / 2 px per radian
+      level = Math.max(level, l);
+      const tx = 1 / proj[0], ty = 1 / proj[5];
+      cosMax = Math.min(cosMax, Math.cos(Math.atan(Math.hypot(tx, ty))));
+      dirs.push([-rot[6], -rot[7], -rot[8]]);                  // the view's forward axis (-z) in the world
+    }
+    const halfAngle = Math.acos(cosMax);
+    const out = [];
+    for (let l = 0; l <= level; l++) {
+      const n = levels[l] / media.meta.tile;
+      for (let face = 0; face < 6; face++)
+        for (let row = 0; row < n; row++)
+          for (let col = 0; col < n; col++) {
+            const t = l === 0 ? getTile(media, l, face, row, col) : media.tiles.get(tileKey(l, face, row, col)) || tileGeometry(media, l, face, row, col);
+            let best = -2;
+            for (const d of dirs) best = Math.max(best, d[0] * t.centre[0] + d[1] * t.centre[1] + d[2] * t.centre[2]);
+            const radius = Math.acos(clamp(t.cosRadius, -1, 1));
+            if (l > 0 && Math.acos(clamp(best, -1, 1)) > halfAngle + radius) continue;
+            out.push([l, -best, face, row, col]);
+          }
+    }
+    out.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    return out.map(([l, , face, row, col]) => getTile(media, l, face, row, col));
+  }
+
+  function updateTiles(media, views) {
+    const wanted = wantedTiles(media, views);
+    media.want = wanted;
+    for (const t of wanted) {
+      if (media.inflight >= TILE_FETCHES) break;
+      if (t.state === "none") fetchTile(media, t);
+    }
+    const missing = wanted.filter((t) => t.state !== "ready" && t.state !== "failed").length;
+    media.missing = missing;
+    const bar = $("progress");
+    bar.hidden = missing === 0;
+    if (missing) bar.textContent = `Loading detail… ${wanted.length - missing} / ${wanted.length}`;
+  }
+
+  function drawTiles(media, proj, viewRot) {
+    gl.useProgram(tileProg);
+    gl.bindVertexArray(tileVao);
+    const worldToEye = new Float32Array([viewRot[0], viewRot[3], viewRot[6], viewRot[1], viewRot[4], viewRot[7], viewRot[2], viewRot[5], viewRot[8]]);
+    gl.uniformMatrix4fv(tileUni.uProj, false, proj);
+    gl.uniformMatrix3fv(tileUni.uWorldToEye, false, worldToEye);
+    gl.uniformMatrix3fv(tileUni.uPose, false, media.pose);
+    gl.uniform1f(tileUni.uTileSize, media.meta.tile);
+    gl.uniform1i(tileUni.uTex, 0);
+    gl.activeTexture(gl.TEXTURE0);
+    for (const t of media.want || []) {  // level 0 covers the whole sphere: no clearing needed  // coarse to fine: the finer tiles paint over the coarser
+      if (!t.tex) continue;
+      t.used = state.frames;
+      gl.bindTexture(gl.TEXTURE_2D, t.tex);
+      gl.uniformMatrix3fv(tileUni.uFace, false, FACES[t.face]);
+      gl.uniform4fv(tileUni.uRect, t.rect);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    }
+    gl.bindVertexArray(state.emptyVao);
+  }
+
+  async function loadTiled(entry) {
+    const r = await fetch(entry.tiles + "meta.json");
+    if (!r.ok) throw new Error(`cannot load ${entry.name}: HTTP ${r.status}`);
+    const media = {
+      tiled: true, meta: await r.json(), base: entry.tiles, tiles: new Map(), want: [], inflight: 0, bytes: 0, loaded: 0, missing: 0,
+      pose: poseMatrix(entry.pose), crop: [0, 0, 1, 1], stereo: "mono", video: null, tex: null, name: entry.name,
+      width: entry.width, height: entry.height,
+    };
+    // level 0 first and whole: the sphere is complete (if coarse) before anything finer arrives
+    const base = [];
+    for (let face = 0; face < 6; face++) base.push(getTile(media, 0, face, 0, 0));
+    media.want = base;
+    await Promise.all(base.map((t) => fetchTile(media, t)));
+    if (base.some((t) => t.state !== "ready")) { dispose(media); throw new Error(`cannot load the tiles of ${entry.name}`); }
+    return media;
+  }
+
   function dispose(media) {
     if (!media) return;
+    if (media.tiled) {
+      media.disposed = true;
+      for (const t of media.tiles.values()) if (t.tex) gl.deleteTexture(t.tex);
+      media.tiles.clear();
+      $("progress").hidden = true;
+      return;
+    }
     if (media.video) { media.video.pause(); media.video.removeAttribute("src"); media.video.load(); }
     gl.deleteTexture(media.tex);
   }
@@ -277,7 +550,9 @@ void main() {
       if (item.kind === "video") {
         [a, b] = await Promise.all([loadVideo(item.a, false), item.b ? loadVideo(item.b, true) : null]);
       } else {
-        [a, b] = await Promise.all([loadImage(item.a), item.b ? loadImage(item.b) : null]);
+        // a large sphere alone comes as tiles; a pair crossfades two whole textures (shrunk to fit)
+        const tiled = item.a.tiles && !item.b;
+        [a, b] = await Promise.all([tiled ? loadTiled(item.a) : loadImage(item.a), item.b ? loadImage(item.b) : null]);
       }
     } catch (err) {
       dispose(a); dispose(b);
@@ -308,6 +583,7 @@ void main() {
     }
     updateVideoUI();
     state.dirty = true;
+    scheduleHash();
   }
 
   // ---------------------------------------------------------------- view state and UI
@@ -316,11 +592,34 @@ void main() {
     state.pitch = clamp(pitch, -90, 90);
     state.fov = clamp(fov, FOV_MIN, FOV_MAX);
     state.dirty = true;
+    scheduleHash();
   }
   function setMix(v) {
     state.mix = clamp(v, 0, 1);
     $("mix").value = String(state.mix);
     state.dirty = true;
+    scheduleHash();
+  }
+  // The item's own first view (GPano initial view, else straight ahead): where Home goes.
+  function homeView() {
+    const item = state.items[state.index];
+    const v = (item && item.a.view) || { yaw: 0, pitch: 0 };
+    return [v.yaw, v.pitch, v.fov || FOV_DEFAULT];
+  }
+  // The view lives in the URL hash (a link shares it; a reload keeps it). replaceState: no history
+  // entry per drag step and no hashchange event back into applyHash.
+  let hashTimer = 0;
+  function scheduleHash() {
+    if (state.index < 0 || hashTimer) return;
+    hashTimer = setTimeout(writeHash, 200);
+  }
+  function writeHash() {
+    hashTimer = 0;
+    if (state.index < 0) return;
+    const r = (v, digits) => String(Number(v.toFixed(digits)));
+    let h = `item=${state.index}&yaw=${r(state.yaw, 2)}&pitch=${r(state.pitch, 2)}&fov=${r(state.fov, 2)}`;
+    if (state.b) h += `&mix=${r(state.mix, 3)}`;
+    if (location.hash.slice(1) !== h) history.replaceState(history.state, "", location.pathname + location.search + "#" + h);
   }
   function applyHash() {
     const p = new URLSearchParams(location.hash.slice(1));
@@ -360,9 +659,10 @@ void main() {
   }
 
   // ---------------------------------------------------------------- drawing
-  function drawView(invProj, viewRot) {
+  function drawView(proj, viewRot, eye = 0) {
+    if (state.a && state.a.tiled) { drawTiles(state.a, proj, viewRot); return; }
     gl.useProgram(prog);
-    gl.uniformMatrix4fv(uni.uInvProj, false, invProj);
+    gl.uniformMatrix4fv(uni.uInvProj, false, invert4(proj));
     gl.uniformMatrix3fv(uni.uView, false, viewRot);
     const a = state.a, b = state.b || state.a;
     gl.activeTexture(gl.TEXTURE0);
@@ -373,8 +673,11 @@ void main() {
     gl.uniform1i(uni.uTexB, 1);
     gl.uniform4fv(uni.uCropA, a ? a.crop : [0, 0, 1, 1]);
     gl.uniform4fv(uni.uCropB, b ? b.crop : [0, 0, 1, 1]);
+    gl.uniform4fv(uni.uEyeA, eyeRect(a && a.stereo, eye));
+    gl.uniform4fv(uni.uEyeB, eyeRect(b && b.stereo, eye));
     gl.uniform1f(uni.uMix, state.b ? state.mix : 0);
     gl.uniform3fv(uni.uBackground, BACKGROUND);
+    gl.uniformMatrix3fv(uni.uPose, false, a ? a.pose : poseMatrix(null));
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   }
 
@@ -406,7 +709,9 @@ void main() {
     uploadFrames();
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, w, h);
-    drawView(invert4(perspective(state.fov, w / h)), desktopRotation());
+    const proj = perspective(state.fov, w / h), rot = desktopRotation();
+    if (state.a && state.a.tiled) updateTiles(state.a, [{ proj, rot, height: h }]);
+    drawView(proj, rot);
     if (playing) updateVideoUI();
     frameDone();
   }
@@ -423,6 +728,15 @@ void main() {
     btn.addEventListener("click", () => (state.xr ? state.xr.session.end() : enterVR()));
   }
 
+  const XR_START_MS = 10000;
+  function withTimeout(promise, what) {
+    let timer = 0;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${XR_START_MS / 1000} s: restart the headset's browser and try again`)), XR_START_MS);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
+
   async function enterVR() {
     if (state.xr || !navigator.xr) return;
     let session;
@@ -433,9 +747,11 @@ void main() {
       return;
     }
     try {
-      if (gl.makeXRCompatible && !gl.getContextAttributes().xrCompatible) await gl.makeXRCompatible();
+      // A broken XR runtime can leave these promises pending for ever: give up after XR_START_MS.
+      if (gl.makeXRCompatible && !gl.getContextAttributes().xrCompatible)
+        await withTimeout(gl.makeXRCompatible(), "the graphics card did not become ready for VR");
       session.updateRenderState({ baseLayer: new XRWebGLLayer(session, gl) });
-      const space = await session.requestReferenceSpace("local");
+      const space = await withTimeout(session.requestReferenceSpace("local"), "the headset gave no reference space");
       // In VR the world turns with the desktop yaw, so what was in front stays in front.
       state.xr = { session, space, turn: state.yaw, buttons: {}, stick: 0 };
     } catch (err) {
@@ -446,11 +762,19 @@ void main() {
     $("vr").textContent = "Exit VR";
     session.addEventListener("end", () => {
       state.xr = null;
+      panel.visible = false;
       $("vr").textContent = "Enter VR";
       state.dirty = true;
       requestAnimationFrame(desktopFrame);
     });
-    session.addEventListener("select", () => togglePlay());
+    // select (trigger, or a pinch with hand tracking): on the panel, what the ray points at; a hand
+    // pinching elsewhere toggles the panel (hands have no buttons); a controller elsewhere plays/pauses
+    session.addEventListener("select", (e) => {
+      const hit = panelHit(e.frame, e.inputSource);
+      if (hit) panelAction(hit);
+      else if (e.inputSource && e.inputSource.hand) togglePanel(state.xr);
+      else togglePlay();
+    });
     session.requestAnimationFrame(xrFrame);
   }
 
@@ -464,6 +788,7 @@ void main() {
       const edge = (i) => pressed[i] && !prev[i];
       if (edge(4)) showItem(state.index + 1);          // A / X
       if (edge(5)) showItem(state.index - 1);          // B / Y
+      if (edge(1)) togglePanel(xr);                    // grip: the in-VR panel
       xr.buttons[key] = pressed;
       const sx = gp.axes.length >= 4 ? gp.axes[2] : gp.axes[0] || 0;
       const sy = gp.axes.length >= 4 ? gp.axes[3] : gp.axes[1] || 0;
@@ -486,16 +811,200 @@ void main() {
     uploadFrames();
     const pose = frame.getViewerPose(xr.space);
     if (!pose) return;
+    if (pose.transform) xr.head = pose.transform.matrix;
+    if (panel.visible) panelHover(frame, xr);
     const layer = xr.session.renderState.baseLayer;
     gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
     const turn = rotY(-xr.turn * DEG);
+    const views = [];
     for (const view of pose.views) {
       const vp = layer.getViewport(view);
-      if (!vp) continue;
+      if (vp) views.push({ view, vp, proj: view.projectionMatrix, rot: mul3(turn, rot3of4(view.transform.matrix)), height: vp.height });
+    }
+    if (state.a && state.a.tiled) updateTiles(state.a, views);
+    for (const { view, vp, proj, rot } of views) {
       gl.viewport(vp.x, vp.y, vp.width, vp.height);
-      drawView(invert4(view.projectionMatrix), mul3(turn, rot3of4(view.transform.matrix)));
+      drawView(proj, rot, view.eye === "right" ? 1 : 0);
+      if (panel.visible) drawPanel(proj, view.transform.matrix);
     }
     frameDone();
+  }
+
+  // ---------------------------------------------------------------- the in-VR panel
+  // A small board in front of the viewer: gallery position with previous/next, the crossfade level,
+  // play/pause and a seek bar for video. Drawn with Canvas 2D into a texture, shown as a quad in the
+  // reference space; controller rays and hand rays select on it.
+  const PANEL_W = 0.6, PANEL_H = 0.3, PANEL_PX = [640, 320];
+  // element rectangles in panel coordinates (0..1 across, 0..1 down)
+  const PANEL_LAYOUT = {
+    prev: [0.02, 0.04, 0.12, 0.22], next: [0.86, 0.04, 0.12, 0.22],
+    fade: [0.2, 0.38, 0.6, 0.18],
+    play: [0.04, 0.7, 0.12, 0.24], seek: [0.2, 0.74, 0.6, 0.16],
+  };
+  const panel = { visible: false, tex: null, canvas: null, key: "", hover: "", centre: [0, 0, -1], right: [1, 0, 0], up: [0, 1, 0], prog: null, uni: null };
+
+  function panelElements() {
+    const item = state.items[state.index] || {};
+    const video = state.a && state.a.video;
+    return { prev: state.items.length > 1, next: state.items.length > 1, fade: !!state.b, play: !!video, seek: !!video };
+  }
+
+  function togglePanel(xr) {
+    if (!xr) return;
+    panel.visible = !panel.visible;
+    if (panel.visible) {
+      // 1 m ahead of the head along its level forward direction, a little below the eyes, facing it
+      const m = xr.head || new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+      let fx = -m[8], fz = -m[10];
+      const len = Math.hypot(fx, fz) || 1;
+      fx /= len; fz /= len;
+      panel.centre = [m[12] + fx, m[13] - 0.1, m[14] + fz];
+      panel.right = [-fz, 0, fx];
+      panel.up = [0, 1, 0];
+      panel.key = "";
+    }
+  }
+
+  // world point of panel coordinates (u across, v down, both 0..1)
+  function panelPoint(u, v) {
+    return [0, 1, 2].map((i) => panel.centre[i] + (u - 0.5) * PANEL_W * panel.right[i] + (0.5 - v) * PANEL_H * panel.up[i]);
+  }
+
+  // (u, v) where the input source's ray meets the panel, or null
+  function panelUV(frame, source) {
+    if (!panel.visible || !frame || typeof frame.getPose !== "function" || !source || !source.targetRaySpace || !state.xr) return null;
+    const pose = frame.getPose(source.targetRaySpace, state.xr.space);
+    if (!pose) return null;
+    const m = pose.transform.matrix;
+    const o = [m[12], m[13], m[14]], d = [-m[8], -m[9], -m[10]];
+    const n = [panel.right[1] * panel.up[2] - panel.right[2] * panel.up[1], panel.right[2] * panel.up[0] - panel.right[0] * panel.up[2], panel.right[0] * panel.up[1] - panel.right[1] * panel.up[0]];
+    const denom = n[0] * d[0] + n[1] * d[1] + n[2] * d[2];
+    if (Math.abs(denom) < 1e-6) return null;
+    const t = (n[0] * (panel.centre[0] - o[0]) + n[1] * (panel.centre[1] - o[1]) + n[2] * (panel.centre[2] - o[2])) / denom;
+    if (t <= 0) return null;
+    const p = [0, 1, 2].map((i) => o[i] + t * d[i] - panel.centre[i]);
+    const u = 0.5 + (p[0] * panel.right[0] + p[1] * panel.right[1] + p[2] * panel.right[2]) / PANEL_W;
+    const v = 0.5 - (p[0] * panel.up[0] + p[1] * panel.up[1] + p[2] * panel.up[2]) / PANEL_H;
+    return u >= 0 && u <= 1 && v >= 0 && v <= 1 ? [u, v] : null;
+  }
+
+  function panelHit(frame, source) {
+    const uv = panelUV(frame, source);
+    if (!uv) return null;
+    const on = panelElements();
+    for (const [name, [x, y, w, h]] of Object.entries(PANEL_LAYOUT))
+      if (on[name] && uv[0] >= x && uv[0] <= x + w && uv[1] >= y && uv[1] <= y + h) return { name, fx: (uv[0] - x) / w };
+    return { name: "board", fx: 0 };  // on the panel, between its controls: nothing to do
+  }
+
+  function panelAction(hit) {
+    const v = state.a && state.a.video;
+    if (hit.name === "prev") showItem(state.index - 1);
+    else if (hit.name === "next") showItem(state.index + 1);
+    else if (hit.name === "fade") setMix(hit.fx);
+    else if (hit.name === "play") togglePlay();
+    else if (hit.name === "seek" && v && v.duration) seekTo(hit.fx * v.duration);
+    panel.key = "";
+  }
+
+  function panelHover(frame, xr) {
+    let hover = "";
+    for (const src of xr.session.inputSources || []) {
+      const hit = panelHit(frame, src);
+      if (hit) hover = hit.name;
+    }
+    if (hover !== panel.hover) { panel.hover = hover; panel.key = ""; }
+  }
+
+  function paintPanel() {
+    const v = state.a && state.a.video, item = state.items[state.index] || {};
+    const key = JSON.stringify([state.index, state.mix.toFixed(3), v ? [v.paused, Math.floor(v.currentTime * 4)] : 0, panel.hover, state.items.length]);
+    if (key === panel.key && panel.tex) return;
+    panel.key = key;
+    if (!panel.canvas) { panel.canvas = document.createElement("canvas"); [panel.canvas.width, panel.canvas.height] = PANEL_PX; }
+    const c = panel.canvas.getContext("2d"), [W, H] = PANEL_PX, on = panelElements();
+    const box = (name) => { const [x, y, w, h] = PANEL_LAYOUT[name]; return [x * W, y * H, w * W, h * H]; };
+    c.fillStyle = "rgb(24, 26, 31)"; c.fillRect(0, 0, W, H);
+    c.font = "26px system-ui, sans-serif"; c.textBaseline = "middle"; c.textAlign = "center";
+    const button = (name, label) => {
+      const [x, y, w, h] = box(name);
+      c.fillStyle = panel.hover === name ? "rgb(90, 110, 150)" : "rgb(52, 57, 68)";
+      c.fillRect(x, y, w, h);
+      c.fillStyle = "white"; c.fillText(label, x + w / 2, y + h / 2);
+    };
+    c.fillStyle = "white";
+    const n = state.items.length;
+    c.fillText(`${n > 1 ? `${state.index + 1} / ${n}  ` : ""}${(item.name || "").slice(0, 28)}`, W / 2, 0.15 * H);
+    if (on.prev) { button("prev", "\u2039"); button("next", "\u203a"); }
+    const bar = (name, fraction, text) => {
+      const [x, y, w, h] = box(name);
+      c.fillStyle = panel.hover === name ? "rgb(70, 78, 95)" : "rgb(52, 57, 68)"; c.fillRect(x, y, w, h);
+      c.fillStyle = "rgb(240, 170, 40)"; c.fillRect(x, y, w * clamp(fraction, 0, 1), h);
+      c.fillStyle = "white"; c.fillText(text, x + w / 2, y + h / 2);
+    };
+    if (on.fade) {
+      bar("fade", state.mix, `${item.label_a || "A"} \u2194 ${item.label_b || "B"}  ${Math.round(state.mix * 100)}%`);
+    }
+    if (on.play) {
+      button("play", v.paused ? "\u25b6" : "\u275a\u275a");
+      bar("seek", v.duration ? v.currentTime / v.duration : 0, `${fmtTime(v.currentTime)} / ${fmtTime(v.duration)}`);
+    }
+    if (!panel.tex) {
+      panel.tex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    }
+    gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, panel.canvas);
+  }
+
+  const PANEL_VERT = `#version 300 es
+in vec2 aCorner;
+uniform mat4 uMVP;          // projection * world->eye
+uniform vec3 uCentre, uRight, uUp;
+uniform vec2 uSize;
+out vec2 vUV;
+void main() {
+  vec3 p = uCentre + (aCorner.x - 0.5) * uSize.x * uRight + (0.5 - aCorner.y) * uSize.y * uUp;
+  gl_Position = uMVP * vec4(p, 1.0);
+  vUV = aCorner;
+}`;
+  const PANEL_FRAG = `#version 300 es
+precision mediump float;
+in vec2 vUV;
+uniform sampler2D uTex;
+out vec4 outColor;
+void main() { outColor = vec4(texture(uTex, vUV).rgb, 1.0); }`;
+
+  function drawPanel(proj, eyeToWorld) {
+    if (!panel.prog) {
+      const compile = (type, src) => { const sh = gl.createShader(type); gl.shaderSource(sh, src); gl.compileShader(sh); return sh; };
+      panel.prog = gl.createProgram();
+      gl.attachShader(panel.prog, compile(gl.VERTEX_SHADER, PANEL_VERT));
+      gl.attachShader(panel.prog, compile(gl.FRAGMENT_SHADER, PANEL_FRAG));
+      gl.bindAttribLocation(panel.prog, 0, "aCorner");
+      gl.linkProgram(panel.prog);
+      if (!gl.getProgramParameter(panel.prog, gl.LINK_STATUS)) throw new Error("panel program: " + gl.getProgramInfoLog(panel.prog));
+      panel.uni = {};
+      for (const n of ["uMVP", "uCentre", "uRight", "uUp", "uSize", "uTex"]) panel.uni[n] = gl.getUniformLocation(panel.prog, n);
+    }
+    paintPanel();
+    gl.useProgram(panel.prog);
+    gl.bindVertexArray(tileVao);
+    gl.uniformMatrix4fv(panel.uni.uMVP, false, mul4(proj, invert4(eyeToWorld)));
+    gl.uniform3fv(panel.uni.uCentre, panel.centre);
+    gl.uniform3fv(panel.uni.uRight, panel.right);
+    gl.uniform3fv(panel.uni.uUp, panel.up);
+    gl.uniform2f(panel.uni.uSize, PANEL_W, PANEL_H);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, panel.tex);
+    gl.uniform1i(panel.uni.uTex, 0);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    gl.bindVertexArray(state.emptyVao);
   }
 
   // ---------------------------------------------------------------- device orientation (phones)
@@ -579,8 +1088,12 @@ void main() {
     canvas.addEventListener("pointercancel", up);
     canvas.addEventListener("wheel", (e) => { e.preventDefault(); setView(state.yaw, state.pitch, state.fov * Math.exp(e.deltaY * 0.001)); }, { passive: false });
 
+    // A slider keeps the keys it moves itself; every other shortcut works while it has the focus.
+    const SLIDER_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"]);
     window.addEventListener("keydown", (e) => {
-      if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target;
+      if (t instanceof HTMLInputElement && (t.type !== "range" || SLIDER_KEYS.has(e.key))) return;
       const step = e.shiftKey ? 15 : 5;
       const keys = {
         ArrowLeft: () => setView(state.yaw - step, state.pitch, state.fov),
@@ -590,8 +1103,8 @@ void main() {
         "+": () => setView(state.yaw, state.pitch, state.fov / 1.15),
         "=": () => setView(state.yaw, state.pitch, state.fov / 1.15),
         "-": () => setView(state.yaw, state.pitch, state.fov * 1.15),
-        Home: () => setView(0, 0, FOV_DEFAULT),
-        "0": () => setView(0, 0, FOV_DEFAULT),
+        Home: () => setView(...homeView()),
+        "0": () => setView(...homeView()),
         PageDown: () => showItem(state.index + 1), n: () => showItem(state.index + 1),
         PageUp: () => showItem(state.index - 1), p: () => showItem(state.index - 1),
         c: () => state.b && setMix(state.mix < 0.5 ? 1 : 0),
@@ -612,6 +1125,8 @@ void main() {
     $("prev").addEventListener("click", () => showItem(state.index - 1));
     $("next").addEventListener("click", () => showItem(state.index + 1));
     $("mix").addEventListener("input", (e) => setMix(parseFloat(e.target.value)));
+    // Dragging a slider with the mouse or a finger leaves no focus behind: the arrow keys look around again.
+    for (const id of ["mix", "seek"]) $(id).addEventListener("pointerup", (e) => e.target.blur());
     $("play").addEventListener("click", togglePlay);
     $("mute").addEventListener("click", () => { const v = state.a && state.a.video; if (v) { v.muted = !v.muted; updateVideoUI(); } });
     const seek = $("seek");
@@ -664,10 +1179,19 @@ void main() {
   // A small handle for automation and debugging (used by the browser tests).
   window.panoViewer = {
     get state() { return { yaw: state.yaw, pitch: state.pitch, fov: state.fov, mix: state.mix, index: state.index, frames: state.frames, ready: !!state.a, xr: !!state.xr }; },
+    get tiles() {  // a tiled sphere's loading state: what the view needs, what is resident, texture bytes
+      const m = state.a && state.a.tiled ? state.a : null;
+      if (!m) return null;
+      const want = m.want.map((t) => t.level);
+      return { wanted: m.want.length, missing: m.missing, finest: want.length ? Math.max(...want) : 0, levels: m.meta.levels.length,
+        resident: [...m.tiles.values()].filter((t) => t.tex).length, bytes: m.bytes, budget: tileBudget, loaded: m.loaded };
+    },
+    setTileBudget(bytes) { tileBudget = bytes; },  // automation: a small budget shows the eviction at work
     get video() { return state.a && state.a.video; },
     nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
     show: showItem,
     setView, setMix,
+    panel: { get visible() { return panel.visible; }, point: panelPoint, layout: PANEL_LAYOUT },
   };
 
   main().catch((err) => { showMessage(String(err.message || err)); console.error(err); });

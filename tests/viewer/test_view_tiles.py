@@ -1,0 +1,164 @@
+"""The cube-face tile pyramid behind large spheres (pano.viewer.tiles) and its routes: sizes,
+gutters that match the neighbours (within a face and across face edges), anti-aliasing at the
+poles, the cache keyed by content (never beside the user's files), and the server's answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pano.viewer import tiles as tiles_module
+from pano.viewer.media import build_gallery
+from pano.viewer.server import ViewerServer
+from pano.viewer.tiles import TileSource, _face_rays, _rotations, _sample_rows, pyramid_face_sizes
+
+T = 64  # small tiles keep these tests fast; the layout is the same as with the real 512
+
+
+def lonlat(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    lon = ((np.arange(width) + 0.5) / width - 0.5) * 2 * math.pi
+    lat = (0.5 - (np.arange(height) + 0.5) / height) * math.pi
+    return np.meshgrid(lon, lat)
+
+
+def smooth_sphere(width: int = 1024) -> np.ndarray:
+    """Colours that change smoothly everywhere (periodic in longitude): a border mismatch shows."""
+    lon, lat = lonlat(width, width // 2)
+    c = np.cos(lat)  # every longitude term fades out towards the poles: smooth there too
+    img = np.stack([128 + 100 * c * np.sin(3 * lon), 128 + 100 * c * c * np.cos(2 * lon), 128 + 90 * np.cos(4 * lat)], -1)
+    return img.round().astype(np.uint8)
+
+
+def read(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(float)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> TileSource:
+    folder = tmp_path_factory.mktemp("tiles_src")
+    Image.fromarray(smooth_sphere()).save(folder / "smooth.png")
+    return TileSource(folder / "smooth.png", 1024, 512, folder=tmp_path_factory.mktemp("tiles_cache"), tile=T)
+
+
+def test_face_sizes_hold_every_source_pixel() -> None:
+    assert pyramid_face_sizes(16384) == [512, 1024, 2048, 4096]  # 4096 = a quarter of 16384: 90 degrees
+    assert pyramid_face_sizes(32768)[-1] == 8192 and len(pyramid_face_sizes(32768)) == 5
+    assert pyramid_face_sizes(16000)[-1] == 4096  # rounded up, never down
+    assert pyramid_face_sizes(4097) == [512, 1024, 2048]
+
+
+def test_tiles_are_gutter_framed_and_continuous(source: TileSource) -> None:
+    assert source.face_sizes == (64, 128, 256)
+    level, n = 2, 4
+    for face in range(6):
+        for row in range(n):
+            for col in range(n):
+                tile = read(source.tile_file(level, face, row, col))
+                assert tile.shape == (T + 2, T + 2, 3)
+                if col + 1 < n:  # the right gutter is the next tile's first column, and the other way round
+                    right = read(source.tile_file(level, face, row, col + 1))
+                    assert np.abs(tile[:, T + 1] - right[:, 1]).max() <= 6
+                    assert np.abs(tile[:, T] - right[:, 0]).max() <= 6
+                if row + 1 < n:
+                    below = read(source.tile_file(level, face, row + 1, col))
+                    assert np.abs(tile[T + 1] - below[1]).max() <= 6
+    # across the F/R face edge: F's right gutter continues into R's first column (the face plane continued)
+    for row in range(n):
+        f_edge, r_edge = read(source.tile_file(level, 0, row, n - 1)), read(source.tile_file(level, 1, row, 0))
+        assert np.abs(f_edge[1:-1, T + 1] - r_edge[1:-1, 1]).max() <= 8
+    # content: the centre of face F is lon 0 lat 0 of the sphere
+    centre = read(source.tile_file(level, 0, 1, 1))[T, T]
+    assert np.abs(centre - smooth_sphere()[256, 512]).max() <= 8
+    assert source.tile_file(level, 0, n, 0) is None and source.tile_file(3, 0, 0, 0) is None and source.tile_file(0, 6, 0, 0) is None
+
+
+def test_coarse_levels_agree_with_the_finest(source: TileSource) -> None:
+    """Level 0 (one tile per face) equals the finest level averaged down: one sphere at every level."""
+    fine = np.concatenate([np.concatenate([read(source.tile_file(2, 4, r, c))[1:-1, 1:-1] for c in range(4)], 1) for r in range(4)], 0)
+    coarse = read(source.tile_file(0, 4, 0, 0))[1:-1, 1:-1]
+    down = fine.reshape(64, 4, 64, 4, 3).mean(axis=(1, 3))
+    assert np.abs(down - coarse).mean() < 3
+
+
+def test_anti_aliased_at_the_poles(tmp_path: Path) -> None:
+    """One-pixel stripes along longitude near the pole: plain bilinear sampling of the face turns
+    them into a moire; the row filter averages them to grey first."""
+    width = 1024
+    img = np.full((width // 2, width, 3), 128, np.uint8)
+    _, lat = lonlat(width, width // 2)
+    stripes = (np.arange(width) % 2 * 255).astype(np.uint8)
+    polar = lat[:, 0] > math.radians(60)
+    img[polar] = stripes[None, :, None]
+    Image.fromarray(img).save(tmp_path / "stripes.png")
+    src = TileSource(tmp_path / "stripes.png", width, width // 2, folder=tmp_path / "cache", tile=T)
+    up = read(src.tile_file(0, 4, 0, 0))[1:-1, 1:-1]  # the U face, level 0 (64 px for 90 degrees)
+    assert up.std() < 12 and abs(up.mean() - 127.5) < 6
+    naive = _sample_rows(img, _face_rays(_rotations()[4], T, 0, slice(0, T), slice(0, T)))  # no filter
+    assert naive.std() > 25  # the baseline aliases
+
+
+def test_cache_keyed_by_content_never_beside_the_file(tmp_path: Path) -> None:
+    src_dir, cache = tmp_path / "photos", tmp_path / "cache"
+    src_dir.mkdir()
+    Image.fromarray(smooth_sphere(256)).save(src_dir / "a.png")
+    shutil.copy(src_dir / "a.png", src_dir / "copy.png")
+    a = TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T)
+    first = a.tile_file(0, 2, 0, 0)
+    assert first.is_file() and cache in first.parents
+    assert sorted(p.name for p in src_dir.iterdir()) == ["a.png", "copy.png"]  # nothing written beside the photos
+    again = TileSource(src_dir / "copy.png", 256, 128, folder=cache, tile=T)  # same bytes: same tiles, no decoding
+
+    def no_decoding() -> None:
+        raise AssertionError("decoded again")
+
+    again._equirects = no_decoding  # type: ignore[method-assign]
+    assert again.tile_file(0, 2, 0, 0) == first
+    Image.fromarray(255 - smooth_sphere(256)).save(src_dir / "a.png")  # new content: a new folder
+    assert TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T).folder != a.folder
+    assert not list(cache.rglob("*.part*")) and not list(cache.rglob(".tile.*"))  # no half-written files
+
+
+def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tiles_module, "TILE_MIN_WIDTH", 512)  # a small sphere stands in for a large one
+    Image.fromarray(smooth_sphere(1024)).save(tmp_path / "big.png")
+    Image.fromarray(smooth_sphere(256)).save(tmp_path / "small.png")
+    gallery = build_gallery([tmp_path / "big.png", tmp_path / "small.png"])
+    items = gallery.manifest()["items"]
+    assert items[0]["a"]["tiles"] == "/tiles/0/" and items[1]["a"]["tiles"] is None
+    import http.client
+
+    with ViewerServer(gallery, port=0, tile_cache=tmp_path / "cache") as srv:
+        def get(path: str) -> tuple[int, str, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+            try:
+                conn.request("GET", path)
+                r = conn.getresponse()
+                return r.status, r.getheader("Content-Type") or "", r.read()
+            finally:
+                conn.close()
+
+        status, ctype, body = get("/tiles/0/meta.json")
+        assert status == 200 and ctype == "application/json"
+        assert json.loads(body) == {"tile": 512, "gutter": 1, "levels": [512], "width": 1024, "height": 512}
+        status, ctype, body = get("/tiles/0/0/5/0_0.jpg")
+        assert status == 200 and ctype == "image/jpeg"
+        import io
+
+        assert Image.open(io.BytesIO(body)).size == (514, 514)
+        for path in ["/tiles/1/meta.json", "/tiles/0/0/6/0_0.jpg", "/tiles/0/1/0/0_0.jpg", "/tiles/0/0/0/1_0.jpg",
+                     "/tiles/0/0/0/00_0.jpg", "/tiles/0/../../media/0", "/tiles/2/meta.json", "/tiles/0/0/0/0_0.png"]:
+            assert get(path)[0] == 404, path
+    assert not (tmp_path / "big.png.tiles").exists()
+
+
+def test_only_mono_full_spheres_are_tiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tiles_module, "TILE_MIN_WIDTH", 100)
+    Image.fromarray(smooth_sphere(256)).save(tmp_path / "s.png")
+    assert build_gallery([tmp_path / "s.png"]).files[0].tiled
+    assert not build_gallery([tmp_path / "s.png"], stereo="top-bottom").files[0].tiled
