@@ -26,8 +26,17 @@ def spheres(equirect_dir: Path, tmp_path_factory) -> Path:
     return folder
 
 
-def run_pano(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pano", *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+def run_pano(*args):
+    """The command in this process (torch loads once); ``returncode`` and ``stderr`` like a subprocess's."""
+    from click.testing import CliRunner
+
+    from pano.cli import cli
+
+    r = CliRunner().invoke(cli, [str(a) for a in args])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    r.returncode = r.exit_code
+    return r
 
 
 def test_expansion_and_naming(spheres: Path, tmp_path: Path) -> None:
