@@ -23,3 +23,10 @@ class Marking:
             process(src, dst)
 
         return run
+
+
+def tint(device: str):
+    """The video tests' cheap real filter (a noisy tint that flickers like a dream), built on ``device``."""
+    from clips import TintBlurNoise
+
+    return TintBlurNoise(device=device)
