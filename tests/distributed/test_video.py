@@ -97,3 +97,23 @@ def test_audio_metadata_one_worker_same_frames_and_resume_after_ctrl_c(ray_local
     got = pngs(tmp_path / "frames")
     for i, (a, b) in enumerate(zip(got, expected)):  # 1 worker + resume == 2 workers uninterrupted
         assert np.array_equal(a, b), i
+
+
+def test_cli_video_on_ray_address(ray_local, battle, tmp_path):
+    import subprocess
+    import sys
+
+    address = ray_local.get_runtime_context().gcs_address
+    out = tmp_path / "up.mp4"
+    r = subprocess.run(
+        [sys.executable, "-m", "pano", "video", str(battle), "-o", str(out), "--filter", "upscale", "--scale", "2",
+         "--max-frames", "6", "--chunk", "3", "--chunk-warmup", "1", "--chunk-overlap", "1", "--encode-preset",
+         "ultrafast", "--ray", address, "--device", "cpu"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "2 cpu workers" in r.stderr and "6/6" in r.stderr  # one bar on the driver, with the workers
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert v.frames == 6 and (v.width, v.height) == (256, 128) and len(c.streams.audio) == 1
+    assert read_spherical_metadata(out).v2
