@@ -120,3 +120,15 @@ def test_without_ray_flag_ray_is_not_imported_and_without_ray_one_line(spheres: 
     assert r.returncode == 2
     lines = [line for line in r.stderr.strip().splitlines() if not line.startswith("ray imported")]
     assert len(lines) == 1 and "pip install 'pano[ray]'" in lines[0] and not (tmp_path / "p.jpg").exists()
+
+
+def test_ray_flag_followed_by_an_input_gives_the_input_back(spheres: Path) -> None:
+    from pano.commands.batch import ray_address
+
+    a, b = spheres / "vrview_petra.jpg", spheres / "panolens_suite.jpg"
+    assert ray_address(str(a), [b]) == ("local", [a, b])  # pano dream --ray a.jpg b.jpg
+    assert ray_address("local", [a]) == ("local", [a])  # pano dream a.jpg --ray
+    assert ray_address("10.0.0.5:6379", [a]) == ("10.0.0.5:6379", [a])
+    assert ray_address(None, [a]) == (None, [a])
+    with pytest.raises(InputError, match="not an address"):
+        ray_address("nowhere", [a])
