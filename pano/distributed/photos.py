@@ -3,7 +3,7 @@
 A *photo job* is a picklable object with ``open(device) -> process`` where ``process(src, dst)`` reads the
 image file ``src`` and writes the finished output file ``dst`` (the command's own single-process code, so the
 output, metadata included, is the same). Each actor opens the job once on its device (the model stays
-loaded) and runs it on one photo at a time in a private temporary folder.
+loaded) and runs it on one photo at a time in a private temporary folder, removed after each photo.
 
 Inputs: the driver puts each file's bytes in Ray's object store; an actor on a node that sees the same file
 (same path, size and modification time) reads it there and leaves the bytes alone. Outputs come back as bytes
@@ -49,7 +49,6 @@ class PhotoWorker:
     def __init__(self, job: PhotoJob, device: str, threads: int) -> None:
         worker_setup(threads)
         self.process = job.open(device)
-        self.folder = Path(tempfile.mkdtemp(prefix="pano-ray-"))
 
     def pid(self) -> int:
         return os.getpid()
@@ -60,7 +59,7 @@ class PhotoWorker:
 
         from pano.errors import PanoError  # noqa: PLC0415
 
-        task = Path(tempfile.mkdtemp(dir=self.folder))
+        task = Path(tempfile.mkdtemp(prefix="pano-ray-"))
         try:
             src = Path(item.path)
             shared = False

@@ -138,3 +138,20 @@ def test_cli_ray_address_and_ctrl_c(ray_local, photos, single_process, tmp_path)
     while ray_local.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert ray_local.available_resources().get("CPU", 0) == 2
+
+
+@pytest.mark.gpu
+def test_one_actor_per_gpu_gives_the_single_process_cuda_bytes(ray_local, photos, tmp_path):
+    import torch
+
+    if not torch.cuda.is_available() or not ray_local.cluster_resources().get("GPU"):
+        pytest.skip("needs CUDA")
+    process = dream_job().open("cuda")
+    plans = []
+    written = run_photos(ray_local, dream_job(), [(p, tmp_path / p.name) for p in photos], device="auto",
+                         on_start=plans.append)
+    assert plans[0].device == "cuda" and plans[0].count == int(ray_local.cluster_resources()["GPU"])
+    assert len(written) == len(photos)
+    for p in photos:
+        process(p, tmp_path / f"single_{p.name}")
+        assert (tmp_path / p.name).read_bytes() == (tmp_path / f"single_{p.name}").read_bytes(), p.name

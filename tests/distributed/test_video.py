@@ -3,6 +3,7 @@ with 1 or 2 workers, audio and 360 metadata, Ctrl-C and --resume."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import av
@@ -90,6 +91,10 @@ def test_audio_metadata_one_worker_same_frames_and_resume_after_ctrl_c(ray_local
     with pytest.raises(KeyboardInterrupt):
         run(ray_local, battle, stopped, tmp_path / "frames", workers=1, progress=interrupt)
     assert not stopped.exists() and work_dir_for(stopped).is_dir()
+    deadline = time.monotonic() + 60  # the workers are stopped: their CPUs are free again
+    while ray_local.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray_local.available_resources().get("CPU", 0) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".stopped") and "part" in p.name]
     resumed = run(ray_local, battle, stopped, tmp_path / "frames", workers=1,
                   options=VideoOptions(preset="ultrafast", blend=0.5, resume=True))
