@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +52,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, dash
         where = target or os.environ.get("RAY_ADDRESS") or "this machine"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PanoError(f"cannot start or reach Ray at {where}: {first}") from None
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C must reach Python as KeyboardInterrupt (to stop the workers and clean up), whatever Ray's
+        # native code did with the signal's disposition while it connected
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield ray
     finally:

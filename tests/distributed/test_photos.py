@@ -119,14 +119,14 @@ def test_cli_ray_address_and_ctrl_c(ray_local, photos, single_process, tmp_path)
     for p in photos:
         assert (tmp_path / "out" / f"{p.stem}_dream.jpg").read_bytes() == single_process[p.name]
     # Ctrl-C while the workers dream: exit 130, no partial output, the workers stopped (their CPUs free again)
-    proc = subprocess.Popen([*base, "--steps", "40", "-o", str(tmp_path / "stopped"), "--ray", address],
+    proc = subprocess.Popen([*base, "--steps", "400", "-o", str(tmp_path / "stopped"), "--ray", address],
                             stderr=subprocess.PIPE, text=True)
     seen = ""
     while "worker" not in seen:
         line = proc.stderr.readline()
         assert line, "the command ended before its workers started"
         seen += line
-    time.sleep(2)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
