@@ -145,7 +145,7 @@ def main() -> None:
                                                                       replace(options, overwrite=True)))}
         base = {w: min(t, again[w]) for w, r, t, _ in rows if r.startswith("plain")}
         rows = [(w, r + (f" (runs {t:.1f}, {again[w]:.1f})" if r.startswith("plain") else ""), base[w] if r.startswith("plain") else t,
-                 ratio if ratio != ratio else base[w] / t) for w, r, t, ratio in rows]
+                 ratio if ratio != ratio else 1.0 if r.startswith("plain") else base[w] / t) for w, r, t, ratio in rows]
 
     print(f"\n{cores} cores, device {args.device}, torch {torch.__version__}, ray {ray.__version__}")
     print(f"| work | run | seconds | speed vs plain |\n|---|---|---|---|")
