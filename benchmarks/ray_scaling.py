@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -148,7 +147,7 @@ def main() -> None:
                  ratio if ratio != ratio else 1.0 if r.startswith("plain") else base[w] / t) for w, r, t, ratio in rows]
 
     print(f"\n{cores} cores, device {args.device}, torch {torch.__version__}, ray {ray.__version__}")
-    print(f"| work | run | seconds | speed vs plain |\n|---|---|---|---|")
+    print("| work | run | seconds | speed vs plain |\n|---|---|---|---|")
     for work, run, t, ratio in rows:
         print(f"| {work} | {run} | {t:.1f} | {'' if ratio != ratio else f'{ratio:.2f}x'} |")
 
