@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
-from pano.commands.common import device_option, output_options, quiet_option
+from pano.commands.batch import batch_output_options, ray_address, ray_options
+from pano.commands.common import check_device, device_option, quiet_option
 from pano.errors import InputError
 
 _PRECISION = click.Choice(["auto", "fp32", "bf16", "fp16"])
@@ -106,60 +109,103 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
 
 @beauty.command("apply")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@output_options
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@batch_output_options
 @click.option("--flat", is_flag=True, help="The input is an ordinary photo, not a photosphere.")
 @click.option("--full-sphere", is_flag=True, help="Treat the input as a full sphere even if it is not 2:1.")
 @click.option("--side-by-side", is_flag=True, help="Write the input and its interpretation next to each other.")
 @click.option("--view-size", type=click.IntRange(16, 4096), help="Side of the perspective views (default: the model's training size).")
 @click.option("--precision", type=_PRECISION, default="auto", show_default=True)
 @device_option
+@ray_options
 @quiet_option
-def apply_cmd(model: Path, image: Path, output: str | None, overwrite: bool, flat: bool, full_sphere: bool,
-              side_by_side: bool, view_size: int | None, precision: str, device: str, quiet: bool) -> None:
-    """Repaint IMAGE (a photosphere, or a photo with --flat) with a trained MODEL."""
-    from pano.commands.common import output_path
-    from pano.device import resolve_device
+def apply_cmd(model: Path, images: tuple[Path, ...], output: Path | None, overwrite: bool, flat: bool, full_sphere: bool,
+              side_by_side: bool, view_size: int | None, precision: str, device: str, ray: str | None,
+              workers: int | None, quiet: bool) -> None:
+    """Repaint IMAGES (photospheres, or photos with --flat; files, folders or globs) with a trained MODEL."""
+    from pano.commands.batch import plan_batch, run_batch
+    from pano.distributed.carried import carry_file
     from pano.errors import ModelError
 
     if flat and full_sphere:
         raise InputError("--flat and --full-sphere contradict each other: choose one")
     if not model.is_file():
         raise ModelError(f"model {model} not found: check the path (train one with `pano beauty train`)")
-    out_path = output_path(image, "beauty", output, overwrite)
-    import torch
+    check_device(device)
+    ray, images = ray_address(ray, images)
+    batch = plan_batch(images, output, overwrite, "beauty")
+    job = BeautyJob(carry_file(model), flat, full_sphere, side_by_side, view_size, precision, overwrite, quiet)
+    run_batch(job, batch, command="beauty", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
 
-    from pano.filters.beauty import BeautyFilter, load_model
-    from pano.io.image import read_image, write_image
 
-    dev = resolve_device(device)
-    img = read_image(image, mode="flat" if flat else "force-sphere" if full_sphere else "sphere")
-    if img.kind == "partial":
-        raise InputError(f"{image} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
-    beauty_model = load_model(model, dev)
-    filt = BeautyFilter(beauty_model, view_size=view_size, flat=flat, precision=precision)
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
+@dataclass(frozen=True)
+class BeautyJob:
+    """Everything ``pano beauty apply`` needs to repaint one file, picklable (a Ray actor opens it on its device)."""
 
-        bar = tqdm(unit="view", dynamic_ncols=True, desc="beauty")
+    model: Any  # CarriedFile
+    flat: bool
+    full_sphere: bool
+    side_by_side: bool
+    view_size: int | None
+    precision: str
+    overwrite: bool = False
+    quiet: bool = True
 
-    def progress(done: int, total: int, label: str) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+    def open(self, device: str):
+        """The painter of one file on ``device``: the model is loaded once."""
+        return _Painter(self, device)
 
-    try:
-        out = filt(img.pixels.to(dev), progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    out = out.cpu()
-    if side_by_side:
-        out = torch.cat([img.pixels.cpu(), out], dim=3)
-        write_image(out, out_path, like=img, overwrite=overwrite, sphere=False)
-    else:
-        write_image(out, out_path, like=img, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"wrote {out_path}")
+
+class _Painter:
+    def __init__(self, job: BeautyJob, device: str) -> None:
+        from pano.device import resolve_device
+
+        self.job = job
+        self.dev = resolve_device(device)
+        self._model = None
+
+    @property
+    def model(self):
+        """Loaded with the first file, after that file is read, so a bad input is refused before the model."""
+        if self._model is None:
+            from pano.filters.beauty import load_model
+
+            self._model = load_model(self.job.model.local(), self.dev)
+        return self._model
+
+    def __call__(self, image: Path, out_path: Path) -> None:
+        import torch
+
+        from pano.filters.beauty import BeautyFilter
+        from pano.io.image import read_image, write_image
+
+        job, dev, quiet = self.job, self.dev, self.job.quiet
+        img = read_image(image, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
+        if img.kind == "partial":
+            raise InputError(f"{image.name} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
+        filt = BeautyFilter(self.model, view_size=job.view_size, flat=job.flat, precision=job.precision)
+        bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="view", dynamic_ncols=True, desc="beauty")
+
+        def progress(done: int, total: int, label: str) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+        try:
+            out = filt(img.pixels.to(dev), progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        out = out.cpu()
+        if job.side_by_side:
+            out = torch.cat([img.pixels.cpu(), out], dim=3)
+            write_image(out, out_path, like=img, overwrite=job.overwrite, sphere=False)
+        else:
+            write_image(out, out_path, like=img, overwrite=job.overwrite)
+        if not quiet:
+            click.echo(f"wrote {out_path}")

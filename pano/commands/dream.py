@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pano.commands.common import (
     Progress,
+    check_device,
     device_option,
     max_pixels_arg,
-    output_options,
-    output_path,
     quiet_option,
     read_mode,
     say,
     sphere_input_options,
 )
+from pano.commands.batch import batch_output_options, ray_address, ray_options
+from pano.errors import InputError
 
 PRESET_NAMES = ["classic", "subtle", "intense", "fine", "quick"]
 
@@ -42,8 +44,8 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("image", type=click.Path(dir_okay=True, path_type=Path))
-@output_options
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@batch_output_options
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="classic", help="A named set of defaults; the options below override it.")
 @click.option("--size", type=click.IntRange(64, 32768), default=None, help="Working resolution: longest side in px (default 1024; the output keeps the input's size).")
 @click.option("--steps", type=click.IntRange(1, 10000), default=None, help="Gradient steps per octave (default 10).")
@@ -68,13 +70,15 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.option("--stereo", type=click.Choice(["top-bottom", "left-right"]), default=None, help="IMAGE is a stereo photosphere in this layout: both eyes get the same dream.")
 @device_option
 @sphere_input_options
+@ray_options
 @quiet_option
-def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, keep_seam, stereo, device, flat, full_sphere, max_pixels, quiet, **overrides) -> None:
-    """DeepDream IMAGE: a photosphere (2:1 or GPano, partial ones too) or, with --flat, a photo.
+def dream(images, output, overwrite, preset, model, layer, weights, guide, mask, precision, seed, upscale, keep_seam, stereo, device, flat, full_sphere, max_pixels, ray, workers, quiet, **overrides) -> None:
+    """DeepDream IMAGES: photospheres (2:1 or GPano, partial ones too) or, with --flat, photos.
 
     The sphere is dreamed in randomly rotated, overlapping perspective views of an equi-angular cube map,
     so there is no seam at ±180°, no pinch at the poles and no cube-face edge. Writes NAME_dream.EXT beside
-    IMAGE (same size, same GPano geometry) with the parameters in its XMP metadata.
+    each image (same size, same GPano geometry) with the parameters in its XMP metadata. IMAGES are files,
+    folders or globs; with several, -o is an output folder and finished outputs are skipped.
 
     \b
     Examples:
@@ -83,17 +87,17 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
       pano dream sphere.jpg --mask sky.png --guide flowers.jpg
       pano dream photo.jpg --flat
       pano dream stereo_tb.jpg --stereo top-bottom
+      pano dream trip/ -o dreams/ --ray      # a folder, on every GPU or core (Ray)
     """
-    from pano.device import resolve_device, resolve_precision
+    from pano.commands.batch import plan_batch, run_batch
+    from pano.distributed.carried import carry_file
     from pano.filters.dream import DreamSettings
 
-    t0 = time.perf_counter()
-    out_path = output_path(image, "dream", output, overwrite)
-    mode = read_mode(flat, full_sphere)
-    limit = max_pixels_arg(max_pixels)
-    dev = resolve_device(device)
-    dtype = resolve_precision(precision, dev)
-
+    check_device(device)
+    if stereo and (flat or upscale or mask):
+        raise InputError("--stereo works on a full stereo sphere: leave out --flat, --upscale and --mask")
+    ray, images = ray_address(ray, images)
+    batch = plan_batch(images, output, overwrite, "dream")
     settings = DreamSettings().with_preset(preset)
     given = {k: v for k, v in overrides.items() if v is not None}
     if "channels" in given:
@@ -105,29 +109,91 @@ def dream(image: Path, output, overwrite, preset, model, layer, weights, guide, 
     known = {f.name for f in fields(DreamSettings)}
     settings = replace(settings, **{k: v for k, v in given.items() if k in known}, model=model, seed=seed, flat=flat)
     settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
+    job = DreamJob(
+        settings, layer, carry_file(weights), precision, carry_file(guide), carry_file(mask), read_mode(flat, full_sphere),
+        max_pixels_arg(max_pixels), int(upscale) if upscale else None, overwrite, quiet, stereo,
+    )
+    run_batch(job, batch, command="dream", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
 
-    if stereo:
-        _dream_stereo(image, out_path, stereo, settings, layer, weights, dev, dtype, guide, mask, upscale, flat, limit, overwrite, quiet, t0)
-        return
-    loaded, pixels = _read_input(image, mode, settings.size, limit)
-    _check_view_size(settings, pixels)
-    filt = _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pixels, limit)
-    say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {min(settings.size, pixels.shape[-1])} px")
 
-    with Progress(quiet, desc="dream") as bar:
-        result = filt(pixels, progress=bar)
-    for message in dict.fromkeys(filt.messages):
-        say(quiet, f"pano dream: {message}")
-    scale = 1
-    if upscale:
-        result, scale = _upscale(result, int(upscale), dev, precision, quiet, settings.flat), int(upscale)
+@dataclass(frozen=True)
+class DreamJob:
+    """Everything ``pano dream`` needs to dream one file, picklable (a Ray actor opens it on its device)."""
 
-    params = {"filter": "dream", **filt.params(), "device": dev.type, "precision": _dtype_name(dtype)}
-    if upscale:
-        params["upscale"] = scale
-    xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
-    _write(result, out_path, loaded, image, flat, scale, overwrite, xmp)
-    say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
+    settings: Any
+    layer: str | None
+    weights: Any  # CarriedFile | None
+    precision: str
+    guide: Any  # CarriedFile | None
+    mask: Any  # CarriedFile | None
+    mode: str
+    limit: int | None
+    upscale: int | None
+    overwrite: bool = False
+    quiet: bool = True
+    stereo: str | None = None  # "top-bottom" / "left-right": a stereo photosphere, both eyes dreamed alike
+
+    def open(self, device: str):
+        """The dreamer of one file on ``device``: the backbone and guide are loaded once."""
+        return _Dreamer(self, device)
+
+
+class _Dreamer:
+    """Dreams files one by one on one device. The backbone loads with the first file, after that file's own
+    checks (input, view size, mask), so a bad input is refused before any model work; then it stays loaded."""
+
+    def __init__(self, job: DreamJob, device: str) -> None:
+        from pano.device import resolve_device, resolve_precision
+        from pano.io.image import read_image
+        from pano.models.registry import get_spec
+
+        self.job = job
+        self.dev = resolve_device(device)
+        self.dtype = resolve_precision(job.precision, self.dev)
+        self.layer = job.layer or get_spec(job.settings.model).default_layer
+        self.guide = read_image(job.guide.local(), mode="flat", max_pixels=job.limit).pixels if job.guide else None
+        self._backbone = None
+
+    @property
+    def backbone(self):
+        if self._backbone is None:
+            import torch
+
+            from pano.models.backbones import load_backbone
+
+            weights = self.job.weights.local() if self.job.weights else None
+            self._backbone = load_backbone(self.job.settings.model, weights=weights, device=self.dev,
+                                           layers=[self.layer]).to(memory_format=torch.channels_last)
+        return self._backbone
+
+    def __call__(self, image: Path, out_path: Path) -> None:
+        from pano.filters.dream import DreamFilter
+
+        job, settings, quiet, dev, dtype = self.job, self.job.settings, self.job.quiet, self.dev, self.dtype
+        t0 = time.perf_counter()
+        if job.stereo:
+            _dream_stereo(self, image, out_path, t0)
+            return
+        loaded, pixels = _read_input(image, job.mode, settings.size, job.limit)
+        _check_view_size(settings, pixels)
+        mask_t = _mask_tensor(job.mask.local(), loaded, settings.flat, job.limit) if job.mask else None
+        filt = DreamFilter(self.backbone, settings, layer=self.layer, dtype=dtype, guide=self.guide, mask=mask_t)
+        say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {min(settings.size, pixels.shape[-1])} px")
+
+        with Progress(quiet, desc="dream") as bar:
+            result = filt(pixels, progress=bar)
+        for message in dict.fromkeys(filt.messages):
+            say(quiet, f"pano dream: {message}")
+        scale = 1
+        if job.upscale:
+            result, scale = _upscale(result, job.upscale, dev, job.precision, quiet, settings.flat), job.upscale
+
+        params = {"filter": "dream", **filt.params(), "device": dev.type, "precision": _dtype_name(dtype)}
+        if job.upscale:
+            params["upscale"] = scale
+        xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
+        _write(result, out_path, loaded, image, settings.flat, scale, job.overwrite, xmp)
+        say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
 
 
 def _check_view_size(settings, pixels) -> None:
@@ -141,34 +207,34 @@ def _check_view_size(settings, pixels) -> None:
         raise InputError(problem)
 
 
-def _dream_stereo(image, out_path, layout, settings, layer, weights, dev, dtype, guide, mask, upscale, flat, limit, overwrite, quiet, t0) -> None:
+def _dream_stereo(dreamer: "_Dreamer", image: Path, out_path: Path, t0: float) -> None:
     """A stereo photosphere: the left eye dreamed, carried to the right eye along the disparity between
     the eyes, the right eye finished from there (see :mod:`pano.video.stereo`); written in its layout."""
     import numpy as np
     import torch
 
     from pano.errors import InputError
+    from pano.filters.dream import DreamFilter
     from pano.io.image import read_image, write_image
     from pano.video.source import join_eyes, split_eyes
     from pano.video.stereo import filter_stereo_pair
 
-    if flat or upscale or mask:
-        raise InputError("--stereo works on a full stereo sphere: leave out --flat, --upscale and --mask")
-    img = read_image(image, mode="flat", max_pixels=limit)
+    job, layout, quiet = dreamer.job, dreamer.job.stereo, dreamer.job.quiet
+    img = read_image(image, mode="flat", max_pixels=job.limit)
     rgb = (img.pixels[0, :3].clamp(0, 1).permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).numpy()
     eyes = split_eyes(rgb, layout)
     eh, ew = eyes[0].shape[:2]
     if abs(ew / eh - 2.0) > 0.02 or ew % 2:
         h, w = rgb.shape[:2]
         raise InputError(f"{image}: {w}x{h} does not hold two 2:1 eyes {layout}: check --stereo")
-    filt = _build_filter(replace(settings, flat=False), layer, weights, dev, dtype, guide, None, img, img.pixels, limit)
-    say(quiet, f"pano dream: {image.name} ({layout} stereo, eyes {ew}x{eh}) on {dev.type}, {filt.settings.model}:{filt.layer}")
-    left, right = filter_stereo_pair(filt, *eyes, seed=settings.seed)
+    filt = DreamFilter(dreamer.backbone, replace(job.settings, flat=False), layer=dreamer.layer, dtype=dreamer.dtype, guide=dreamer.guide)
+    say(quiet, f"pano dream: {image.name} ({layout} stereo, eyes {ew}x{eh}) on {dreamer.dev.type}, {filt.settings.model}:{filt.layer}")
+    left, right = filter_stereo_pair(filt, *eyes, seed=job.settings.seed)
     joined = join_eyes([left, right], layout).astype(np.float32) / 255.0
     result = torch.from_numpy(joined).permute(2, 0, 1)[None]
-    params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dev.type, "precision": _dtype_name(dtype)}
+    params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dreamer.dev.type, "precision": _dtype_name(dreamer.dtype)}
     xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
-    write_image(result, out_path, like=img, overwrite=overwrite, xmp_extra=xmp, sphere=False)
+    write_image(result, out_path, like=img, overwrite=job.overwrite, xmp_extra=xmp, sphere=False)
     say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
 
 
@@ -232,23 +298,6 @@ def _mask_tensor(mask: Path, loaded, flat: bool, limit):
     if abs(mw / mh - 2.0) > 0.02:
         raise InputError(f"mask {mask} is {mw}x{mh}: it must be 2:1 (a full sphere) or have the input's own aspect ratio")
     return m
-
-
-def _build_filter(settings, layer, weights, dev, dtype, guide, mask, loaded, pixels, limit):
-    import torch
-
-    from pano.filters.dream import DreamFilter
-    from pano.io.image import read_image
-    from pano.models.backbones import load_backbone
-    from pano.models.registry import get_spec
-
-    spec = get_spec(settings.model)
-    layer = layer or spec.default_layer
-    guide_t = read_image(guide, mode="flat", max_pixels=limit).pixels if guide else None  # inputs before the model
-    mask_t = _mask_tensor(mask, loaded, settings.flat, limit) if mask else None
-    backbone = load_backbone(settings.model, weights=weights, device=dev, layers=[layer])
-    backbone = backbone.to(memory_format=torch.channels_last)
-    return DreamFilter(backbone, settings, layer=layer, dtype=dtype, guide=guide_t, mask=mask_t)
 
 
 def _upscale(result, scale: int, dev, precision: str, quiet: bool, flat: bool):

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import click
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from pano.commands.common import (
-    check_device,
-    check_image_extension,
-    device_option,
-    output_options,
-    output_path,
-    quiet_option,
-)
+from pano.commands.batch import batch_output_options, ray_address, ray_options
+from pano.commands.common import check_device, device_option, quiet_option
+from pano.errors import InputError
 
 
 def _progress_bar(quiet: bool):
@@ -47,8 +43,8 @@ def _progress_bar(quiet: bool):
 
 
 @click.command("upscale")
-@click.argument("input_path", metavar="IN", type=click.Path(dir_okay=False))
-@output_options
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@batch_output_options
 @click.option(
     "--scale", type=click.Choice(["2", "3", "4"]), default=None,
     help="Output size / input size (default: the model's, 4). Below the model's scale the x4 result is "
@@ -74,9 +70,10 @@ def _progress_bar(quiet: bool):
     help="Leave a stitching step at ±180° as it is (by default it is spread over W/128 columns first, "
     "so SR does not sharpen it into a line).",
 )
+@ray_options
 @quiet_option
 def upscale(
-    input_path: str,
+    inputs: tuple[Path, ...],
     output: str | None,
     overwrite: bool,
     scale: str | None,
@@ -87,9 +84,11 @@ def upscale(
     flat: bool,
     full_sphere: bool,
     keep_seam: bool,
+    ray: str | None,
+    workers: int | None,
     quiet: bool,
 ) -> None:
-    """Upscale a photosphere IN with a Real-ESRGAN-class model.
+    """Upscale photospheres IN... (files, folders, globs) with a Real-ESRGAN-class model.
 
     \b
     Writes NAME_x4.EXT (NAME_x2.EXT with --scale 2) beside IN unless -o is given,
@@ -105,50 +104,85 @@ def upscale(
       pano upscale sphere.jpg                         # sphere_x4.jpg
       pano upscale sphere.jpg --scale 2 -o big.png
       pano upscale sphere.jpg --model realesrgan-x4plus --device cpu  # slow, best
+      pano upscale dreams/ -o big/ --ray              # a folder, on every GPU (Ray)
     """
-    import torch
-
-    from pano.filters.upscale import UpscaleFilter
-    from pano.io.image import read_image, write_image
-
+    from pano.commands.batch import plan_batch, run_batch
     from pano.models.sr import SR_MODELS
 
-    from pano.errors import InputError
-
     check_device(device)
-    if output is not None:
+    if output is not None and Path(output).suffix:  # -o names a file: its format is checked before any model
+        from pano.commands.common import check_image_extension
+
         check_image_extension(Path(output))
     if flat and full_sphere:
         raise InputError("--flat and --full-sphere contradict each other: choose one")
-    img = read_image(input_path, mode="flat" if flat else "force-sphere" if full_sphere else "sphere")
+    ray, inputs = ray_address(ray, inputs)
     known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else 4 if model == "auto" else None)
-    if known is not None:  # fail on the output before loading a model
-        output_path(input_path, f"x{known}", output, overwrite)
-    filt = UpscaleFilter(
-        model, scale=int(scale) if scale else None, tile=tile, device=device, precision=precision, quiet=quiet,
-        repair_seam=not keep_seam,
-    )
-    out_path = output_path(input_path, f"x{filt.scale}", output, overwrite)
-    g = img.geometry
-    wrap_x = g is not None and g.crop_width >= g.full_width
-    pole_top = wrap_x and g is not None and g.crop_top <= 0
-    pole_bottom = wrap_x and g is not None and g.crop_top + g.crop_height >= g.full_height
-    progress, close = _progress_bar(quiet)
-    out_dtype = torch.float32 if img.bit_depth == 16 else torch.uint8
-    try:
-        result = filt.upscale(
-            img.pixels,
-            wrap_x=wrap_x,
-            pole_top=pole_top,
-            pole_bottom=pole_bottom,
-            out_dtype=out_dtype,
-            out_device="cpu",
-            progress=progress,
+    if known is None:  # a model file: its scale is in the file
+        from pano.filters.upscale import UpscaleFilter
+
+        known = UpscaleFilter(model, tile=tile, device="cpu", quiet=True).scale
+    batch = plan_batch(inputs, output, overwrite, f"x{known}")  # fails on the outputs before loading a model
+    job = UpscaleJob(model, int(scale) if scale else None, tile, precision, flat, keep_seam, overwrite, quiet, full_sphere)
+    run_batch(job, batch, command="upscale", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
+
+
+@dataclass(frozen=True)
+class UpscaleJob:
+    """Everything ``pano upscale`` needs to upscale one file, picklable (a Ray actor opens it on its device)."""
+
+    model: str
+    scale: int | None
+    tile: int | None
+    precision: str
+    flat: bool
+    keep_seam: bool
+    overwrite: bool = False
+    quiet: bool = True
+    full_sphere: bool = False
+
+    def open(self, device: str):
+        """The upscaler of one file on ``device``: the model is loaded once."""
+        return _Upscaler(self, device)
+
+
+class _Upscaler:
+    def __init__(self, job: UpscaleJob, device: str) -> None:
+        from pano.filters.upscale import UpscaleFilter
+
+        self.job = job
+        self.filt = UpscaleFilter(
+            job.model, scale=job.scale, tile=job.tile, device=device, precision=job.precision, quiet=job.quiet,
+            repair_seam=not job.keep_seam,
         )
-    finally:
-        close()
-    image = result[0].permute(1, 2, 0).numpy() if out_dtype == torch.uint8 else result
-    write_image(image, out_path, like=img, overwrite=overwrite)
-    if not quiet:
-        h, w = result.shape[-2:]
-        click.echo(f"wrote {out_path} ({w}x{h}, {filt.model_name}, x{filt.scale})", err=True)
+
+    def __call__(self, input_path: Path, out_path: Path) -> None:
+        import torch
+
+        from pano.io.image import read_image, write_image
+
+        job, filt, quiet = self.job, self.filt, self.job.quiet
+        img = read_image(input_path, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
+        g = img.geometry
+        wrap_x = g is not None and g.crop_width >= g.full_width
+        pole_top = wrap_x and g is not None and g.crop_top <= 0
+        pole_bottom = wrap_x and g is not None and g.crop_top + g.crop_height >= g.full_height
+        progress, close = _progress_bar(quiet)
+        out_dtype = torch.float32 if img.bit_depth == 16 else torch.uint8
+        try:
+            result = filt.upscale(
+                img.pixels,
+                wrap_x=wrap_x,
+                pole_top=pole_top,
+                pole_bottom=pole_bottom,
+                out_dtype=out_dtype,
+                out_device="cpu",
+                progress=progress,
+            )
+        finally:
+            close()
+        image = result[0].permute(1, 2, 0).numpy() if out_dtype == torch.uint8 else result
+        write_image(image, out_path, like=img, overwrite=job.overwrite)
+        if not quiet:
+            h, w = result.shape[-2:]
+            click.echo(f"wrote {out_path} ({w}x{h}, {filt.model_name}, x{filt.scale})", err=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import click
 
+from pano.commands.batch import ray_options
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError, OutputError
 
@@ -130,6 +132,38 @@ def check_outputs(output: Path | None, frames_out: Path | None, options: Any) ->
         check_frames_dir(frames_out, options.overwrite, options.resume)
 
 
+@dataclass(frozen=True)
+class FilterFactory:
+    """A filter by name and options, built on a Ray worker's own device: ``FilterFactory(...)(device)``."""
+
+    name: str
+    options: dict[str, Any]
+
+    def __call__(self, device: str) -> Any:
+        options = dict(self.options)
+        if ":" not in self.name:
+            options["device"] = device
+        return build_filter(self.name, options)
+
+
+def _on_ray(address: str, workers: int | None, device: str, factory: FilterFactory, chunks: tuple[int, int, int],
+            options: Any, state: dict[str, Any], run: Any) -> Any:
+    """``run(engine)`` with a Ray frame engine; the actors are stopped at the end, also on Ctrl-C."""
+    from pano.distributed.cluster import ray_session  # noqa: PLC0415
+    from pano.distributed.video import Chunking, RayFrames  # noqa: PLC0415
+
+    def started(plan: Any) -> None:
+        state["workers"] = f"{plan.count} {plan.device} worker{'s' * (plan.count > 1)}"
+
+    with ray_session(None if address == "local" else address) as ray_module:
+        engine = RayFrames(ray_module, factory, options, device=device, workers=workers,
+                           chunking=Chunking(*chunks), on_start=started)
+        try:
+            return run(engine)
+        finally:
+            engine.close()
+
+
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("input_path", metavar="IN", type=click.Path(path_type=Path))
 @output_options
@@ -176,6 +210,10 @@ def check_outputs(output: Path | None, frames_out: Path | None, options: Any) ->
 @click.option("--strict", is_flag=True, help="A video that ends early (truncated, decode errors) is an error, not a warning.")
 @click.option("--frames-out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Also (or, without -o, only) write PNG frames here.")
 @device_option
+@ray_options
+@click.option("--chunk", type=click.IntRange(min=1), default=32, show_default=True, help="With --ray: frames per chunk of work.")
+@click.option("--chunk-warmup", type=click.IntRange(min=0), default=6, show_default=True, help="With --ray: frames processed before a chunk (not written), so its carried state settles.")
+@click.option("--chunk-overlap", type=click.IntRange(min=0), default=4, show_default=True, help="With --ray: frames crossfaded between chunks.")
 @quiet_option
 @click.pass_context
 def video(  # noqa: PLR0913 - one parameter per option, as click passes them
@@ -206,6 +244,11 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     frames_out: Path | None,
     strict: bool,
     device: str,
+    ray: str | None,
+    workers: int | None,
+    chunk: int,
+    chunk_warmup: int,
+    chunk_overlap: int,
     quiet: bool,
 ) -> None:
     """Run a filter over a 360 video or a folder of photospheres.
@@ -221,9 +264,12 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
       pano video trip.mp4 --filter dream --steps 8
       pano video photos/ --every 2 --fps 12 --sort time -o timelapse.mp4
       pano video trip.mp4 --fade-in 2 --fade-out 2 --blend 0.7
+      pano video trip.mp4 --ray HOST:6379             # on a Ray cluster, chunks across every GPU
     """
     from pano.video.pipeline import VideoOptions, process_video  # noqa: PLC0415 - torch loads here
 
+    if ray is not None and ray != "local" and Path(ray).exists():
+        raise InputError(f"--ray took {ray} for an address: put --ray after the input, or write --ray=HOST:PORT")
     filter_options = parse_filter_options(list(ctx.args))
     if model is not None:
         filter_options["model"] = model
@@ -272,11 +318,11 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     from pano.video.pipeline import open_source  # noqa: PLC0415
 
     open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
-    filt = build_filter(filter_name, filter_options)
+    filt = build_filter(filter_name, filter_options) if ray is None else None  # on Ray: built by each worker
 
     from tqdm import tqdm  # noqa: PLC0415
 
-    state: dict[str, Any] = {"done": 0, "bar": None}
+    state: dict[str, Any] = {"done": 0, "bar": None, "workers": ""}
 
     def progress(done: int, total: int) -> None:
         state["done"] = done
@@ -285,12 +331,18 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         bar = state["bar"]
         if bar is None:  # created on the first frame, so errors before it print one clean line
             bar = state["bar"] = tqdm(total=total, initial=done, unit="frame", dynamic_ncols=True, desc="pano video")
+            if state["workers"]:
+                bar.set_postfix_str(state["workers"], refresh=False)
         if bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
 
     try:
-        result = process_video(input_path, filt, out, frames_out, options, progress=progress)
+        if ray is None:
+            result = process_video(input_path, filt, out, frames_out, options, progress=progress)
+        else:
+            result = _on_ray(ray, workers, device, FilterFactory(filter_name, filter_options), (chunk, chunk_warmup, chunk_overlap),
+                             options, state, lambda engine: process_video(input_path, engine.filter, out, frames_out, options, progress=progress, engine=engine))
     except KeyboardInterrupt:
         if state["bar"] is not None:
             state["bar"].close()

@@ -43,6 +43,8 @@ from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
 
 ProgressFn = Callable[[int, int], None]
+# (eyes, done, max_frames) -> (index, input eyes, output eyes | None for a resumed frame), in order
+FrameEngine = Callable[[Iterator[list[np.ndarray]], int, int | None], Iterator[tuple[int, list[np.ndarray], list[np.ndarray] | None]]]
 
 #: Image files pano does not read, which FFmpeg would open as one-frame videos: refused as images are.
 OTHER_IMAGE_SUFFIXES = {".bmp", ".gif", ".tga", ".ppm", ".pgm", ".heic", ".avif", ".jxl"}
@@ -222,6 +224,7 @@ def process_video(
     frames_out: str | os.PathLike | None = None,
     options: VideoOptions = VideoOptions(),
     progress: ProgressFn | None = None,
+    engine: FrameEngine | None = None,
 ) -> VideoResult:
     """Run ``filt`` over every (kept) frame of a 360 video or photosphere folder.
 
@@ -232,6 +235,9 @@ def process_video(
         frames_out: a folder to receive ``frame_000000.png``... (created if missing), or None.
         options: see :class:`VideoOptions`.
         progress: ``progress(done, total)`` after each frame (``done`` starts at the resumed count).
+        engine: filters the frames elsewhere (:class:`pano.distributed.video.RayFrames`): called as
+            ``engine(eyes, done, max_frames)``, it yields ``(index, input eyes, output eyes or None for a frame
+            before done)`` in order; ``filt`` then only describes the filter (``info``, ``params()``, ``mode``).
 
     Returns:
         A :class:`VideoResult`.
@@ -275,7 +281,8 @@ def process_video(
     if info is not None and info.has_audio and source.audio_path is None:
         notes.append(f"audio dropped: an MP4 cannot hold {info.audio_codec} audio without re-encoding")
     curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
-    eye_filter = _EyeFilter(filt, options)
+    mode = filt.mode if engine is not None else None  # type: ignore[attr-defined]
+    eye_filter = _EyeFilter(filt, options) if engine is None else None
     check_size = getattr(filt, "check_input_size", None)
     if check_size is not None:  # e.g. dream views too small for its model: refused before any frame
         check_size(*source.eye_size)
@@ -290,7 +297,7 @@ def process_video(
             "seed": options.seed,
             "coherence": options.coherence,
             "blend": options.blend if options.coherence else None,
-            "mode": eye_filter.mode,
+            "mode": eye_filter.mode if eye_filter is not None else mode,
             "flow": options.flow,
             "eye": source.eye_size,
             "eyes": options.eyes if n_eyes == 2 else None,
@@ -301,7 +308,7 @@ def process_video(
     made_frames_dir = frames_dir is not None and not frames_dir.exists()
     try:
         return _run(source, eye_filter, work, done, output, frames_dir, options, progress, scale, width, height,
-                    codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path)
+                    codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path, engine)
     except BaseException as exc:
         _clean_up_after(exc, work, frames_dir, made_frames_dir)
         raise
@@ -328,7 +335,8 @@ def _clean_up_after(exc: BaseException, work: WorkDir, frames_dir: Path | None, 
 
 
 def _run(source, eye_filter, work, done, output, frames_dir, options, progress, scale, width, height,  # noqa: PLR0913
-         codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path) -> VideoResult:
+         codec, fps, total, n_eyes, out_eye, keep_audio, curve, notes, input_path,
+         engine: FrameEngine | None = None) -> VideoResult:
     """The frame loop of :func:`process_video` (checks done, work folder ready)."""
     if frames_dir is not None:
         frames_dir.mkdir(exist_ok=True)
@@ -369,38 +377,46 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
                 _save_png(frames_dir / f"frame_{index:06d}.png", final)
 
         back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
-        with_motion = options.coherence and options.blend > 0
-        across = n_eyes == 2 and options.eyes == "consistent"
+        with_motion = options.coherence and options.blend > 0 and engine is None
+        across = n_eyes == 2 and options.eyes == "consistent" and engine is None
         frames = Prefetch(
-            with_disparity(_with_motion(source, done, with_motion, options.flow), done, across, options.flow),
+            source.eyes() if engine is not None
+            else with_disparity(_with_motion(source, done, with_motion, options.flow), done, across, options.flow),
             depth=4,
             enabled=options.overlap,
         )
         prev_out: list[np.ndarray] | None = None
         try:
-            for index, (eyes, motions, disparity) in enumerate(frames):
-                if options.max_frames is not None and index >= options.max_frames:
-                    break
-                if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
-                    raise InputError("eye count changed mid-stream")
-                is_new = index >= done
-                if not is_new:
-                    filtered = work.load(index)
-                    if filtered.shape[:2] != (height, width):
-                        raise InputError(f"{work.path} holds frames of another size: drop --resume to start over")
-                    out_eyes = split_eyes(filtered, source.layout)
-                else:
-                    out_eyes = []
-                    for e, eye in enumerate(eyes):
-                        other = carry_across(disparity, out_eyes[0]) if e == 1 and disparity is not None else None
-                        motion = motions[e] if motions else None
-                        out_eyes.append(eye_filter(index, eye, motion, prev_out[e] if prev_out else None, other))
-                    filtered = join_eyes(out_eyes, source.layout)
-                prev_out = out_eyes
-                back.submit((index, eyes, filtered, is_new))
-                count = index + 1
-                if progress and is_new:
-                    progress(count, max(total, count))
+            if engine is not None:  # the frames are filtered elsewhere (pano.distributed.video)
+                for index, eyes, out_eyes in engine(frames, done, options.max_frames):
+                    is_new = out_eyes is not None
+                    filtered = join_eyes(out_eyes, source.layout) if is_new else _resumed(work, index, (height, width))
+                    back.submit((index, eyes, filtered, is_new))
+                    count = index + 1
+                    if progress and is_new:
+                        progress(count, max(total, count))
+            else:
+                for index, (eyes, motions, disparity) in enumerate(frames):
+                    if options.max_frames is not None and index >= options.max_frames:
+                        break
+                    if len(eyes) != n_eyes:  # pragma: no cover - sources keep their layout
+                        raise InputError("eye count changed mid-stream")
+                    is_new = index >= done
+                    if not is_new:
+                        filtered = _resumed(work, index, (height, width))
+                        out_eyes = split_eyes(filtered, source.layout)
+                    else:
+                        out_eyes = []
+                        for e, eye in enumerate(eyes):
+                            other = carry_across(disparity, out_eyes[0]) if e == 1 and disparity is not None else None
+                            motion = motions[e] if motions else None
+                            out_eyes.append(eye_filter(index, eye, motion, prev_out[e] if prev_out else None, other))
+                        filtered = join_eyes(out_eyes, source.layout)
+                    prev_out = out_eyes
+                    back.submit((index, eyes, filtered, is_new))
+                    count = index + 1
+                    if progress and is_new:
+                        progress(count, max(total, count))
         except BaseException:
             frames.close()
             try:
@@ -438,6 +454,14 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
         notes=notes,
         warnings=warnings,
     )
+
+
+def _resumed(work: WorkDir, index: int, shape: tuple[int, int]) -> np.ndarray:
+    """A finished frame from the work folder (``--resume``)."""
+    filtered = work.load(index)
+    if filtered.shape[:2] != shape:
+        raise InputError(f"{work.path} holds frames of another size: drop --resume to start over")
+    return filtered
 
 
 def _with_motion(

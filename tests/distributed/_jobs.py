@@ -1,0 +1,32 @@
+"""A photo job wrapper for the fault test: records which worker process started which photo."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Marking:
+    """``job`` as it is, but each call first writes ``<marks>/<pid>_<input name>``."""
+
+    job: Any
+    marks: str
+
+    def open(self, device: str):
+        process = self.job.open(device)
+
+        def run(src: Path, dst: Path) -> None:
+            (Path(self.marks) / f"{os.getpid()}_{Path(src).name}").write_text("")
+            process(src, dst)
+
+        return run
+
+
+def tint(device: str):
+    """The video tests' cheap real filter (a noisy tint that flickers like a dream), built on ``device``."""
+    from clips import TintBlurNoise
+
+    return TintBlurNoise(device=device)
