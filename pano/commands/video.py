@@ -12,7 +12,7 @@ import click
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError
 
-FILTERS = ("dream", "beauty", "upscale")
+FILTERS = ("dream", "beauty", "upscale", "mirage")
 
 
 def parse_filter_options(args: list[str]) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
     "filter_name",
     default="dream",
     show_default=True,
-    help="dream, beauty or upscale (or a module:factory returning a sphere filter).",
+    help="dream, beauty, upscale or mirage (or a module:factory returning a sphere filter).",
 )
 @click.option("--model", default=None, help="The filter's model (see pano models); passed to the filter.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every Nth frame.")
@@ -165,10 +165,10 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         filter_options["model"] = model
     if ":" not in filter_name:
         if filter_name not in FILTERS:
-            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty or upscale")
+            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty, upscale or mirage")
         filter_options.setdefault("device", device)
-        if filter_name == "dream":
-            filter_options.setdefault("seed", seed)  # the dream's own random rotations
+        if filter_name in ("dream", "mirage"):
+            filter_options.setdefault("seed", seed)  # the filter's own random rotations
     suffix = filter_name.split(":")[-1]
     out: Path | None
     if output is not None:

@@ -42,7 +42,7 @@ class Seen:
     def top(self, k: int = 5) -> list[tuple[float, str]]:
         return top_classes(self.probs, self.classes, k)
 
-    def where(self, min_weight: float = 0.5) -> list[dict]:
+    def where(self, min_weight: float = 0.25) -> list[dict]:
         """The strongest class of each view that is at least ``min_weight`` pixels, from the top of the sphere
         down, west to east: ``[{"yaw": , "pitch": , "class": , "probability": }, ...]``."""
         rows = []
