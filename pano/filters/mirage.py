@@ -207,6 +207,12 @@ class MirageFilter:
         if progress:
             progress(iteration, total, f"scale {scale[0]}/{scale[1]}")
 
+    def _noise(self, base: Tensor, gen: torch.Generator) -> Tensor:
+        """The start "from noise": as neural-style's random init, a near-constant image (here the original's
+        mean colour, which tells nothing about its layout) with faint noise, drawn on the CPU from ``gen``."""
+        mean = base.mean(dim=tuple(d for d in range(base.dim()) if d != base.dim() - 3), keepdim=True)
+        return (mean + 0.02 * torch.randn(base.shape, generator=gen).to(base)).clamp(0, 1)
+
     # -- sphere ------------------------------------------------------------------------------------
     def _rotation(self, gen: torch.Generator) -> Tensor:
         if self.settings.orientation == "upright":
@@ -266,7 +272,7 @@ class MirageFilter:
                 elif s.init == "image":
                     x = base
                 else:
-                    x = (0.5 + 0.15 * torch.randn(base.shape, generator=gen)).clamp(0, 1).to(self.device)
+                    x = self._noise(base, gen)
             else:
                 x = resize_cubemap(x, f, equiangular=True)
             param = x.detach().clone().requires_grad_(True)
@@ -311,7 +317,7 @@ class MirageFilter:
                 elif s.init == "image":
                     x = base
                 else:
-                    x = (0.5 + 0.15 * torch.randn(base.shape, generator=gen)).clamp(0, 1).to(self.device)
+                    x = self._noise(base, gen)
             else:
                 x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
             param = x.detach().clone().requires_grad_(True)

@@ -17,7 +17,7 @@ from pano.models.classifier import load_classifier, read_labels
 from pano.models.imagenet import IMAGENET_CLASSES
 from pano.models.weights import save_state_dict_file
 
-# what pano see gave on the shared photos at 2048 px (README "pano see"): petra cliff / cliff dwelling /
+# what pano see gave on the shared photos at 1024x512 (README "pano see"): petra cliff / cliff dwelling /
 # monastery, louvre palace, taj mahal mosque / bell cote; a test accepts any of these neighbours
 PLAUSIBLE = {
     "vrview_petra.jpg": {"cliff", "cliff dwelling", "monastery", "alp", "valley", "promontory", "megalith"},
