@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
 SHORT_HELP: dict[str, str] = {
     "dream": "DeepDream a photosphere, seamless and pole-correct.",
     "upscale": "Upscale a photosphere with a Real-ESRGAN-class model.",
-    "mirage": "Rebuild a photosphere from what a classifier sees in it, in its style.",
+    "mirage": "Rebuild a photosphere from what a classifier sees in it.",
     "see": "Show the classes a classifier sees in a photosphere.",
     "beauty": "Train a pix2pix net on photos and repaint spheres with it.",
     "video": "Run a filter over a 360 video or timelapse.",

@@ -59,10 +59,10 @@ class MirageSettings:
     scales: int = 3  # multi-scale: this many sizes, each scale_ratio smaller than the next
     scale_ratio: float = 2.0
     steps: int = 60  # iterations per scale
-    learning_rate: float = 0.05  # Adam, in [0, 1] image units
-    content_weight: float = 1.0  # KL(original's classes || the result's)
+    learning_rate: float = 0.03  # Adam, in [0, 1] image units
+    content_weight: float = 0.2  # KL(original's classes || the result's)
     style_weight: float = 1.0  # sum over layers of |G - G_original|^2 / |G_original|^2
-    tv_weight: float = 0.1  # mean absolute difference of neighbouring pixels
+    tv_weight: float = 0.3  # mean absolute difference of neighbouring pixels
     init: Init = "noise"
     orientation: Literal["any", "upright"] = "upright"  # random rotations: upright views (random yaw), or any
     fov_deg: float = 110.0  # views (their size matches the cube's density, as in the dream)
