@@ -19,6 +19,8 @@ from pano import __version__
 COMMANDS: dict[str, str] = {
     "dream": "pano.commands.dream:dream",
     "upscale": "pano.commands.upscale:upscale",
+    "mirage": "pano.commands.mirage:mirage",
+    "see": "pano.commands.see:see",
     "beauty": "pano.commands.beauty:beauty",
     "video": "pano.commands.video:video",
     "view": "pano.commands.view:view",
@@ -29,6 +31,8 @@ COMMANDS: dict[str, str] = {
 SHORT_HELP: dict[str, str] = {
     "dream": "DeepDream a photosphere, seamless and pole-correct.",
     "upscale": "Upscale a photosphere with a Real-ESRGAN-class model.",
+    "mirage": "Rebuild a photosphere from what a classifier sees in it.",
+    "see": "Show the classes a classifier sees in a photosphere.",
     "beauty": "Train a pix2pix net on photos and repaint spheres with it.",
     "video": "Run a filter over a 360 video or timelapse.",
     "view": "Show photospheres and 360 videos in a browser or VR headset.",

@@ -14,7 +14,7 @@ from pano.commands.batch import ray_options
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError, OutputError
 
-FILTERS = ("dream", "beauty", "upscale")
+FILTERS = ("dream", "beauty", "upscale", "mirage")
 
 
 def parse_filter_options(args: list[str]) -> dict[str, Any]:
@@ -85,6 +85,7 @@ _FILTER_COMMANDS = {
     "dream": ("pano.commands.dream", "dream", "pano dream"),
     "upscale": ("pano.commands.upscale", "upscale", "pano upscale"),
     "beauty": ("pano.commands.beauty", "apply_cmd", "pano beauty apply"),
+    "mirage": ("pano.commands.mirage", "mirage", "pano mirage"),
 }
 _NOT_CHECKED = {"device", "model", "seed"}  # pano video's own, or free-form (a model name or file)
 
@@ -172,7 +173,7 @@ def _on_ray(address: str, workers: int | None, device: str, factory: FilterFacto
     "filter_name",
     default="dream",
     show_default=True,
-    help="dream, beauty or upscale (or a module:factory returning a sphere filter).",
+    help="dream, beauty, upscale or mirage (or a module:factory returning a sphere filter).",
 )
 @click.option("--model", default=None, help="The filter's model (see pano models); passed to the filter.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Keep every Nth frame.")
@@ -275,11 +276,11 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         filter_options["model"] = model
     if ":" not in filter_name:
         if filter_name not in FILTERS:
-            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty or upscale")
+            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty, upscale or mirage")
         filter_options = check_filter_options(filter_name, filter_options)
         filter_options.setdefault("device", device)
-        if filter_name == "dream":
-            filter_options.setdefault("seed", seed)  # the dream's own random rotations
+        if filter_name in ("dream", "mirage"):
+            filter_options.setdefault("seed", seed)  # the filter's own random rotations
     from pano.device import resolve_device  # noqa: PLC0415
 
     resolve_device(str(filter_options.get("device", device)))

@@ -12,6 +12,8 @@ _EXPORTS = {
     "DreamSettings": "pano.filters.dream",
     "UpscaleFilter": "pano.filters.upscale",
     "BeautyFilter": "pano.filters.beauty",
+    "MirageFilter": "pano.filters.mirage",
+    "MirageSettings": "pano.filters.mirage",
 }
 
 __all__ = sorted(_EXPORTS)

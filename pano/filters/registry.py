@@ -1,4 +1,4 @@
-"""Filters by name: ``make_filter("dream" | "upscale" | "beauty", **options)`` -> a sphere filter.
+"""Filters by name: ``make_filter("dream" | "upscale" | "beauty" | "mirage", **options)`` -> a sphere filter.
 
 Used by ``pano video`` (and anything else that takes ``--filter NAME``). Options are the filter's own
 keyword arguments, named like the command-line options of ``pano dream`` / ``upscale`` / ``beauty apply``.
@@ -63,7 +63,35 @@ def make_beauty(model: str | None = None, **options: Any):
     return BeautyFilter(load_model(model, device=device), **options)
 
 
-FILTERS: dict[str, Callable[..., Any]] = {"dream": make_dream, "upscale": make_upscale, "beauty": make_beauty}
+def make_mirage(
+    model: str | None = None,
+    weights: str | None = None,
+    labels: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    **settings: Any,
+):
+    """A :class:`pano.filters.mirage.MirageFilter`; ``settings`` are :class:`MirageSettings` fields (``size``,
+    ``steps``, ``scales``, ``content_weight``, ``init``, ``seed``, ...; ``style_layers`` comma-separated)."""
+    from pano.device import resolve_device, resolve_precision
+    from pano.filters.mirage import MirageFilter, MirageSettings
+    from pano.models.classifier import load_classifier
+    from pano.models.registry import DEFAULT_BACKBONE
+
+    known = {f.name for f in fields(MirageSettings)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InputError(f"unknown mirage option {unknown[0]!r}: see pano mirage --help")
+    if isinstance(settings.get("style_layers"), str):
+        settings["style_layers"] = tuple(settings["style_layers"].split(","))
+    dev = resolve_device(device)
+    model = model or DEFAULT_BACKBONE
+    cfg = replace(MirageSettings(), **settings, model=model)
+    clf = load_classifier(model, weights=weights, labels=labels, device=dev)
+    return MirageFilter(clf, cfg, dtype=resolve_precision(precision, dev))
+
+
+FILTERS: dict[str, Callable[..., Any]] = {"dream": make_dream, "upscale": make_upscale, "beauty": make_beauty, "mirage": make_mirage}
 
 
 def make_filter(name: str, **options: Any):

@@ -122,6 +122,25 @@ class Backbone(nn.Module):
             h = module(h)
         return h
 
+    def features_and_logits(self, x: torch.Tensor, layers: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The activations of ``layers`` and the logits of ``x`` in [0, 1], from one pass through the net
+        (``pano mirage`` matches both: the style of some layers and the class scores)."""
+        names = self._check_layers(layers)
+        self._check_input(x)
+        wanted: dict[str, list[str]] = {}
+        for name in names:
+            wanted.setdefault(self.spec.layers[name].path, []).append(name)
+        out: dict[str, torch.Tensor] = {}
+        h = self.normalize(x)
+        for path, module in self._steps:
+            h = module(h)
+            for name in wanted.get(path, ()):
+                out[name] = h
+        h = torch.flatten(h, 1)
+        for module in self._head:
+            h = module(h)
+        return {name: out[name] for name in names}, h
+
     def extra_repr(self) -> str:
         return f"id={self.spec.id!r}, layers={list(self.layers)}"
 
