@@ -557,7 +557,11 @@ def crop_from_sphere(
     # equirect px per output px along each axis; shrink the sphere first where it is > 1
     dx = g.crop_width / w * FW / g.full_width
     dy = g.crop_height / h * FH / g.full_height
-    eq = _antialias_down(equirect, math.ceil(FH / max(dy, 1.0)), math.ceil(FW / max(dx, 1.0)))
+    from pano.sphere.resize import resize_equirect
+
+    eh, ew = min(FH, math.ceil(FH / max(dy, 1.0))), min(FW, math.ceil(FW / max(dx, 1.0)))
+    eq = resize_equirect(equirect.float() if equirect.dtype in (torch.float16, torch.bfloat16) else equirect, (eh, ew),
+                         mode="bilinear").to(equirect.dtype)  # antialiased, wrapping at ±180° and across the poles
     EH, EW = eq.shape[-2:]
     sx, sy = EW / g.full_width, EH / g.full_height
     u = g.crop_left + (torch.arange(w, dtype=torch.float64) + 0.5) * g.crop_width / w  # source edge coords
