@@ -6,6 +6,7 @@ and one of 100 % crops (what a headset shows), plus a table on stdout.
 
     python benchmarks/dream_looks.py --out /tmp/looks
     python benchmarks/dream_looks.py --out /tmp/looks --candidates stage5:0.008 stage4:0.02
+    python benchmarks/dream_looks.py --out /tmp/looks --save --strip docs/dream_looks.jpg   # the README's strip
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--save", action="store_true", help="also write every dream at full size")
+    ap.add_argument("--strip", type=Path, default=None, help="after --save: the README's strip of 100 %% crops")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -85,6 +87,29 @@ def main() -> None:
                 sheet.paste(t, (i * tw, 0))
             sheet.save(args.out / f"{Path(name).stem}_{kind}.jpg", quality=88)
         to_pil(src).save(args.out / f"{Path(name).stem}_input.jpg", quality=92)
+    if args.strip:
+        strip(args.out, args.strip)
+
+
+STRIP = [("vrview_petra", (760, 330)), ("vrview_taj-mahal", (470, 470)), ("aframe_louvre", (1000, 400))]  # crop corners
+
+
+def strip(folder: Path, path: Path, tile: tuple[int, int] = (340, 220)) -> None:
+    """Input, the default (stage5 at the classic strength) and --preset intense, as 100 % crops of the 2048 px
+    dreams, one photo per row."""
+    from PIL import ImageDraw
+
+    cols = [("input", "input"), ("stage5_0.0059", "pano dream (default)"), ("stage4_0.02", "--preset intense")]
+    tw, th = tile
+    sheet = Image.new("RGB", (tw * len(cols), th * len(STRIP)))
+    for r, (name, (x, y)) in enumerate(STRIP):
+        for c, (key, _) in enumerate(cols):
+            sheet.paste(Image.open(folder / f"{name}_{key}.jpg").crop((x, y, x + tw, y + th)), (c * tw, r * th))
+    draw = ImageDraw.Draw(sheet)
+    for c, (_, label) in enumerate(cols):
+        draw.rectangle((c * tw, 0, c * tw + 8 + 7 * len(label), 16), fill=(0, 0, 0))
+        draw.text((c * tw + 4, 2), label, fill=(255, 255, 255))
+    sheet.save(path, quality=85)
 
 
 if __name__ == "__main__":
