@@ -84,7 +84,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-CPU_WORKING_SIZE = 1024  # px, longest side: a 2:1 sphere dreams in well under a minute on 2 CPU cores
+CPU_WORKING_SIZE = 1024  # px, longest side: a 2:1 sphere dreams in minutes on 2 CPU cores (BENCHMARKS.md)
 GPU_WORKING_SIZE_CAP = 4096  # px: the input's own resolution on a GPU, up to this (a 4096x2048 dream is a
 # minute or so on one large GPU; the dream's change is carried up to larger inputs, which keep their detail)
 

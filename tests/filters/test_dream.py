@@ -33,7 +33,7 @@ from _spheres import sphere_and_turned_from
 
 # real photos at 1024x512, 3 octaves of 5 steps: the pole measure is statistical (rings of a 90° view), so the
 # spheres must be large enough for the dream's motifs to be small against the rings
-FAST = DreamSettings(size=1024, octaves=3, steps=5, seed=1)
+FAST = DreamSettings(size=1024, octaves=3, steps=5, step_size=0.02, seed=1)  # strong: the measures' hard case
 LAYER = "stage4"  # the strong, even patterns of the intense preset: the sphere measures' hardest case
 DEFAULT_LAYER = get_spec("efficientnet_lite0").default_layer
 PHOTOS = ["vrview_petra.jpg", "aframe_louvre.jpg", "pannellum_examplepano.jpg"]
