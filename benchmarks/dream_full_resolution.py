@@ -46,8 +46,9 @@ def read(path: Path) -> torch.Tensor:
 
 def dream(src: Path, out: Path, pythonpath: str, extra: list[str]) -> tuple[float, float, str]:
     env = dict(os.environ, PYTHONPATH=pythonpath)
+    # cwd: not the repository, whose pano/ would come first on sys.path for ``python -c`` whatever PYTHONPATH says
     r = subprocess.run([sys.executable, "-c", CHILD, "dream", str(src), "-o", str(out), "--device", "cpu", "--overwrite", *extra],
-                       capture_output=True, text=True, env=env)
+                       capture_output=True, text=True, env=env, cwd=out.parent)
     if r.returncode:
         raise SystemExit(r.stderr)
     line = next(ln for ln in r.stdout.splitlines() if ln.startswith("BENCH"))
