@@ -91,7 +91,10 @@ def test_no_cube_face_edges(dreamed):
 
 
 def test_no_star_or_rings_at_the_poles(dreamed):
-    assert pole_anisotropy(dreamed[1]) <= 0.3
+    """The single-image pole measure reads the content too: these photos' own poles score 0.37-0.70 (sky,
+    tripod), and the output now keeps the input's detail at full resolution, so the bar is the input's."""
+    src, out = dreamed
+    assert pole_anisotropy(out) <= max(0.3, pole_anisotropy(src))
 
 
 def test_the_same_content_dreams_the_same_at_a_pole_as_on_the_equator(backbone, default_backbone, equirect_dir):
@@ -101,20 +104,23 @@ def test_the_same_content_dreams_the_same_at_a_pole_as_on_the_equator(backbone, 
     dream on the flat equirect (the intense look) is the baseline that fails. The limit leaves room for other
     CPUs' rounding. The wrap and cube-edge measures of the default's dreams pass too."""
     dream = make_default(default_backbone, size=512)  # a CPU's case: the working size below the input's
-    shifts = []
+    shifts, edges, wraps = [], [], []
     for name in PHOTOS:
         x, x_turned = sphere_and_turned_from(equirect_dir / name, 512, TURN)
         out = dream(x)
         shifts.append(pole_minus_equator(out, dream(x_turned)))
-        assert wrap_seam_ratio(out) <= max(1.25, 1.1 * wrap_seam_ratio(x)), name
-        assert cube_edge_ratio(out) <= 1.2, name
+        edges.append(cube_edge_ratio(out))
+        wraps.append((wrap_seam_ratio(out), max(1.25, 1.1 * wrap_seam_ratio(x))))
         if name == "vrview_petra.jpg":
             flat = make(backbone, replace(FAST, flat=True))
             baseline = pole_minus_equator(flat(x), flat(x_turned)).mean(0)
     mean = torch.cat(shifts).mean(0)
     print("dream, same content at a pole minus on the equator, by ring:", mean.tolist(), "flat baseline", baseline.tolist())
+    print("cube edges", edges, "wrap (output, limit)", wraps)
     assert mean.abs().max() <= 0.15
     assert baseline.min() < -0.3  # the flat-equirect dream streaks the poles: caught
+    assert all(w <= limit for w, limit in wraps)
+    assert max(edges) <= 1.2
 
 
 @pytest.fixture(scope="module")
