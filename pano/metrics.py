@@ -119,6 +119,38 @@ def pole_minus_equator(unturned: Tensor, turned: Tensor) -> Tensor:
     return at_pole - on_equator
 
 
+def detail_energy(equi: Tensor, *, max_lat_deg: float = 45.0) -> float:
+    """Variance of the 3x3 Laplacian of the luminance over the rows within ``±max_lat_deg``: the image's
+    high-frequency energy at its own size."""
+    y = _luma(equi)
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=y.device).view(1, 1, 3, 3)
+    lap = torch.nn.functional.conv2d(y, k)[0, 0]  # rows 1..H-2, columns 1..W-2
+    h = y.shape[-2]
+    lat = (0.5 - (torch.arange(1, h - 1, device=y.device) + 0.5) / h) * 180
+    return float(lap[lat.abs() <= max_lat_deg].var())
+
+
+def detail_ratio(output: Tensor, source: Tensor, *, max_lat_deg: float = 45.0) -> float:
+    """High-frequency energy of a filter's output relative to its input's (:func:`detail_energy`), both at the
+    output's size (the source is resized to it with :func:`pano.sphere.resize.resize_equirect` if needed).
+    About 1 when the output keeps the input's detail; a small dream blown up to the input's size scores far
+    less (0.1 on a 2048x1024 photo dreamed at 1024 and resized bicubically)."""
+    if source.shape[-2:] != output.shape[-2:]:
+        from pano.sphere.resize import resize_equirect
+
+        source = resize_equirect(source.float(), tuple(output.shape[-2:]))
+    return detail_energy(output, max_lat_deg=max_lat_deg) / max(detail_energy(source, max_lat_deg=max_lat_deg), 1e-20)
+
+
+def structure_correlation(output: Tensor, source: Tensor) -> float:
+    """Correlation of the luminance of two equirects at 128x64 (area-averaged): do the scene's large shapes
+    survive a filter? 1 = the same layout of light and dark; the old neon default of ``pano dream`` scored
+    0.75 on a real photo, the classic notebook's strength above 0.9."""
+    a, b = (torch.nn.functional.interpolate(_luma(x), size=(64, 128), mode="area").flatten() for x in (output, source))
+    a, b = a - a.mean(), b - b.mean()
+    return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
 def sphere_scores(equi: Tensor) -> dict[str, float]:
     """All three measures as a dict (``wrap``, ``cube_edges``, ``poles``)."""
     return {"wrap": wrap_seam_ratio(equi), "cube_edges": cube_edge_ratio(equi), "poles": pole_anisotropy(equi)}

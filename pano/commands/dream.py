@@ -23,7 +23,7 @@ from pano.commands.common import (
 from pano.commands.batch import batch_output_options, ray_address, ray_options
 from pano.errors import InputError
 
-PRESET_NAMES = ["classic", "subtle", "intense", "fine", "quick"]
+PRESET_NAMES = ["classic", "subtle", "intense", "wild", "fine", "quick"]
 
 
 def _channels(value: str | None) -> tuple[int, ...] | None:
@@ -46,12 +46,12 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.command(context_settings={"show_default": True})
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @batch_output_options
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="classic", help="A named set of defaults; the options below override it.")
-@click.option("--size", type=click.IntRange(64, 32768), default=None, help="Working resolution: longest side in px (default 1024; the output keeps the input's size).")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="classic", help="A named look: classic (the notebook's strength), subtle, intense (even neon patterns), wild, fine, quick; the options below override it.")
+@click.option("--size", type=click.IntRange(64, 32768), default=None, help="Working resolution: longest side in px (default: the input's own on a GPU, up to 4096; 1024 on a CPU). The output keeps the input's size and detail.")
 @click.option("--steps", type=click.IntRange(1, 10000), default=None, help="Gradient steps per octave (default 10).")
 @click.option("--octaves", type=click.IntRange(1, 12), default=None, help="Number of octaves (default 4).")
 @click.option("--octave-scale", type=click.FloatRange(1.05, 4.0), default=None, help="Size ratio between octaves (default 1.4).")
-@click.option("--step-size", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Step size per normalised gradient step, in image units (default 0.02).")
+@click.option("--step-size", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Step size per normalised gradient step, in image units (default 1.5/255 = 0.0059, the classic notebook's).")
 @click.option("--model", default="efficientnet_lite0", help="Backbone id (see pano models).")
 @click.option("--layer", default=None, help="Named layer to dream with (default: the model's dreaming layer; see pano models).")
 @click.option("--channels", default=None, help="Only these channels of the layer, e.g. 3,17,40-45.")
@@ -76,14 +76,16 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     """DeepDream IMAGES: photospheres (2:1 or GPano, partial ones too) or, with --flat, photos.
 
     The sphere is dreamed in randomly rotated, overlapping perspective views of an equi-angular cube map,
-    so there is no seam at ±180°, no pinch at the poles and no cube-face edge. Writes NAME_dream.EXT beside
-    each image (same size, same GPano geometry) with the parameters in its XMP metadata. IMAGES are files,
-    folders or globs; with several, -o is an output folder and finished outputs are skipped.
+    so there is no seam at ±180°, no pinch at the poles and no cube-face edge. The dream runs at a working
+    size (the input's own on a GPU up to 4096 px, 1024 on a CPU; --size) and its change is added to the
+    input at full resolution. Writes NAME_dream.EXT beside each image (same size, same GPano geometry) with
+    the parameters in its XMP metadata. IMAGES are files, folders or globs; with several, -o is an output
+    folder and finished outputs are skipped.
 
     \b
     Examples:
       pano dream sphere.jpg
-      pano dream sphere.jpg --preset intense --layer stage5 -o wild.jpg
+      pano dream sphere.jpg --preset intense -o neon.jpg
       pano dream sphere.jpg --mask sky.png --guide flowers.jpg
       pano dream photo.jpg --flat
       pano dream stereo_tb.jpg --stereo top-bottom
@@ -99,6 +101,7 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     ray, images = ray_address(ray, images)
     batch = plan_batch(images, output, overwrite, "dream")
     settings = DreamSettings().with_preset(preset)
+    preset_size = settings.size != DreamSettings().size
     given = {k: v for k, v in overrides.items() if v is not None}
     if "channels" in given:
         given["channels"] = _channels(given["channels"])
@@ -109,9 +112,10 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     known = {f.name for f in fields(DreamSettings)}
     settings = replace(settings, **{k: v for k, v in given.items() if k in known}, model=model, seed=seed, flat=flat)
     settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
+    size_from = "--size" if "size" in given else f"--preset {preset}" if preset_size else None
     job = DreamJob(
         settings, layer, carry_file(weights), precision, carry_file(guide), carry_file(mask), read_mode(flat, full_sphere),
-        max_pixels_arg(max_pixels), int(upscale) if upscale else None, overwrite, quiet, stereo,
+        max_pixels_arg(max_pixels), int(upscale) if upscale else None, overwrite, quiet, stereo, size_from,
     )
     run_batch(job, batch, command="dream", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
 
@@ -132,6 +136,7 @@ class DreamJob:
     overwrite: bool = False
     quiet: bool = True
     stereo: str | None = None  # "top-bottom" / "left-right": a stereo photosphere, both eyes dreamed alike
+    size_from: str | None = None  # "--size" / "--preset NAME": the settings' size is the user's; None: the device's
 
     def open(self, device: str):
         """The dreamer of one file on ``device``: the backbone and guide are loaded once."""
@@ -150,7 +155,8 @@ class _Dreamer:
         self.job = job
         self.dev = resolve_device(device)
         self.dtype = resolve_precision(job.precision, self.dev)
-        self.layer = job.layer or get_spec(job.settings.model).default_layer
+        spec, preset_layer = get_spec(job.settings.model), job.settings.layer
+        self.layer = job.layer or (preset_layer if preset_layer in spec.layers else None) or spec.default_layer
         self.guide = read_image(job.guide.local(), mode="flat", max_pixels=job.limit).pixels if job.guide else None
         self._backbone = None
 
@@ -174,11 +180,12 @@ class _Dreamer:
         if job.stereo:
             _dream_stereo(self, image, out_path, t0)
             return
-        loaded, pixels = _read_input(image, job.mode, settings.size, job.limit)
+        loaded, pixels = _read_input(image, job.mode, job.limit)
+        settings, why = _working_size(settings, job.size_from, dev, pixels)
         _check_view_size(settings, pixels)
         mask_t = _mask_tensor(job.mask.local(), loaded, settings.flat, job.limit) if job.mask else None
         filt = DreamFilter(self.backbone, settings, layer=self.layer, dtype=dtype, guide=self.guide, mask=mask_t)
-        say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {min(settings.size, pixels.shape[-1])} px")
+        say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {why}")
 
         with Progress(quiet, desc="dream") as bar:
             result = filt(pixels, progress=bar)
@@ -242,34 +249,30 @@ def _dtype_name(dtype) -> str:
     return {"torch.float32": "fp32", "torch.bfloat16": "bf16", "torch.float16": "fp16"}[str(dtype)]
 
 
-def _read_input(image: Path, mode: str, size: int, limit):
-    """(loaded, pixels): for a sphere the full-sphere equirect at (about) the working width, for a flat photo
-    its pixels."""
+def _read_input(image: Path, mode: str, limit):
+    """(loaded, pixels): for a sphere the full-sphere equirect at the input's own resolution (the dream's change
+    is carried up to it), for a flat photo its pixels."""
     from pano.io.image import load_sphere, read_image
 
     if mode == "flat":
         img = read_image(image, mode="flat", max_pixels=limit)
         return img, img.pixels
-    # decode just big enough for the working size (with headroom for anti-aliasing), never upsample
-    sphere = load_sphere(image, mode=mode, full_width=None, max_pixels=limit) if _full_width(image) <= 2 * size else load_sphere(
-        image, mode=mode, full_width=2 * size, max_pixels=limit
-    )
+    sphere = load_sphere(image, mode=mode, full_width=None, max_pixels=limit)
     return sphere, sphere.equirect
 
 
-def _full_width(image: Path) -> int:
-    from pano.io.gpano import read_sphere_geometry
+def _working_size(settings, size_from: str | None, dev, pixels):
+    """(settings with the working size, the progress line's words for it): --size or the preset's (``size_from``),
+    else :func:`pano.filters.dream.default_working_size` for the device and the input."""
+    from pano.filters.dream import default_working_size
 
-    g = read_sphere_geometry(image)
-    if g is not None:
-        return g.full_width
-    from PIL import Image
-
-    try:
-        with Image.open(image) as im:
-            return im.size[0]
-    except Exception:  # unreadable: load_sphere gives the one-line error
-        return 0
+    longest = max(pixels.shape[-2:]) if settings.flat else pixels.shape[-1]
+    if size_from is not None:
+        size, why = settings.size, f"from {size_from}"
+    else:
+        size, why = default_working_size(dev.type, longest)
+    used = min(size, longest)
+    return replace(settings, size=size), f"{used} px ({why})"
 
 
 def _read_gray(path: Path, limit):

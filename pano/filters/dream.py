@@ -30,6 +30,7 @@ from pano.device import autocast, halve_batch_on_oom
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
+from pano.sphere.resize import resize_equirect
 from pano.sphere.rotation import random_rotations, rotation_matrix
 from pano.sphere.seam import soften_wrap_seam
 from pano.sphere.views import camera_rays, feather_weight
@@ -45,11 +46,13 @@ class DreamSettings:
     model: str = "efficientnet_lite0"
     layer: str | None = None  # None: the model's default dreaming layer
     channels: tuple[int, ...] | None = None
-    size: int = 1024  # working resolution: longest side of the equirect, px
+    size: int = 1024  # working resolution: longest side of the equirect, px (pano dream: default_working_size)
+    # the classic notebook's strength: 4 octaves of 1.4x, 10 steps each of 1.5/255 after dividing the gradient
+    # by its mean absolute value (deepdream.ipynb, Mordvintsev et al. 2015)
     octaves: int = 4
     octave_scale: float = 1.4
     steps: int = 10  # per octave
-    step_size: float = 0.02  # in [0, 1] image units, after normalising the gradient
+    step_size: float = 1.5 / 255  # in [0, 1] image units, after normalising the gradient
     fov_deg: float = 110.0  # field of view of each network view
     view_margin: float = 0.2  # feathered border of each view (fraction of its half-size)
     orientation: Orientation = "any"  # random rotations: any rotation, or upright views with random yaw
@@ -70,13 +73,40 @@ class DreamSettings:
         return replace(self, **PRESETS[name])
 
 
+# Named for what they look like. A preset's layer applies to models that have it (EfficientNet-Lite's stageN).
 PRESETS: dict[str, dict[str, Any]] = {
-    "classic": {},
-    "subtle": {"steps": 6, "step_size": 0.012, "octaves": 3},
-    "intense": {"steps": 16, "step_size": 0.03, "octaves": 5},
-    "fine": {"octaves": 2, "steps": 12, "layer": None},
-    "quick": {"size": 512, "octaves": 3, "steps": 6},
+    "classic": {},  # the defaults: the classic notebook's strength on the model's default layer
+    "subtle": {"step_size": 0.75 / 255},  # half of it: motifs just surfacing
+    "intense": {"layer": "stage4", "step_size": 0.02},  # pano's look before 0.x: an even neon pattern
+    "wild": {"layer": "stage4", "steps": 16, "step_size": 0.03, "octaves": 5},  # the scene dissolves
+    "fine": {"octaves": 2, "steps": 12, "step_size": 0.01},  # small motifs only, no large ones
+    "quick": {"size": 512, "octaves": 3, "steps": 6, "step_size": 0.01},  # a fast look at the idea
 }
+
+
+CPU_WORKING_SIZE = 1024  # px, longest side: a 2:1 sphere dreams in minutes on 2 CPU cores (BENCHMARKS.md)
+GPU_WORKING_SIZE_CAP = 4096  # px: the input's own resolution on a GPU, up to this (a 4096x2048 dream is a
+# minute or so on one large GPU; the dream's change is carried up to larger inputs, which keep their detail)
+
+
+def default_working_size(device_type: str, input_size: int) -> tuple[int, str]:
+    """The working size (longest side, px) of a dream when none is asked for, and why, in words.
+
+    On a GPU the dream runs at the input's own resolution, up to :data:`GPU_WORKING_SIZE_CAP`; on a CPU at
+    :data:`CPU_WORKING_SIZE` (or the input's, if smaller), which finishes in minutes. Either way the output
+    keeps the input's size: the dream's change is resized (:func:`pano.sphere.resize.resize_equirect`) and
+    added to the full-resolution input.
+
+    >>> default_working_size("cuda", 2048), default_working_size("cpu", 8000)[0]
+    ((2048, "the input's own, on cuda"), 1024)
+    """
+    if device_type == "cuda":
+        if input_size <= GPU_WORKING_SIZE_CAP:
+            return input_size, "the input's own, on cuda"
+        return GPU_WORKING_SIZE_CAP, f"the cap on cuda: {GPU_WORKING_SIZE_CAP} px; --size to change"
+    if input_size <= CPU_WORKING_SIZE:
+        return input_size, f"the input's own, on {device_type}"
+    return CPU_WORKING_SIZE, f"the default on {device_type}, which dreams in minutes; --size to change"
 
 
 class DreamFilter:
@@ -119,20 +149,42 @@ class DreamFilter:
         s = self.settings
         equi = equi.to(self.device, torch.float32)
         start = equi if init is None else init.to(self.device, torch.float32)
-        gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
         h, w = equi.shape[-2:]
-        if s.flat:
-            out = self._dream_flat(start, gen, progress)
-        else:
-            out = self._dream_sphere(start, gen, progress)
-        if out.shape[-2:] != (h, w):
-            out = F.interpolate(out, size=(h, w), mode="bicubic", align_corners=False, antialias=out.shape[-1] > w)
+        dreamed, base = self._dream(start, progress, seed)
+        # the dream's change, carried to the input's own size and added to it (as octaves carry it up):
+        # the input keeps its detail wherever the dream did not paint over it
+        out = self._to_size(dreamed - base, (h, w), flat=s.flat).add_(start)
+        if not s.flat and s.repair_seam:
+            soften_wrap_seam(start, out=out)  # the input's step at ±180°, spread as the dream saw it
         if s.blend > 0:
             out = torch.lerp(out, equi, s.blend)
         if self.mask is not None:
-            m = F.interpolate(self.mask.to(out), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            m = self._to_size(self.mask.to(out), (h, w), flat=s.flat, mode="bilinear")
             out = equi + m * (out - equi)
-        return out.clamp(0, 1)
+        return out.clamp_(0, 1)
+
+    def working_result(self, equi: Tensor, *, progress: ProgressFn | None = None, seed: int | None = None) -> Tensor:
+        """The dream at the working size, as an equirect (or flat image) of that size: what the output looked
+        like before it was carried to the input's resolution (``__call__`` adds its change to the input)."""
+        dreamed, _ = self._dream(equi.to(self.device, torch.float32), progress, seed)
+        return dreamed.clamp(0, 1)
+
+    def _dream(self, start: Tensor, progress: ProgressFn | None, seed: int | None) -> tuple[Tensor, Tensor]:
+        """(dreamed, base) at the working size: the dream and what it started from (the input at that size)."""
+        s = self.settings
+        gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
+        if s.flat:
+            return self._dream_flat(start, gen, progress)
+        return self._dream_sphere(start, gen, progress)
+
+    def _repaired(self, equi: Tensor) -> Tensor:
+        return soften_wrap_seam(equi) if self.settings.repair_seam else equi
+
+    @staticmethod
+    def _to_size(x: Tensor, size: tuple[int, int], *, flat: bool, mode: str = "bicubic") -> Tensor:
+        if flat:
+            return resize_equirect(x, size, mode=mode, wrap_x=False, pole_top=False, pole_bottom=False)
+        return resize_equirect(x, size, mode=mode)
 
     def check_input_size(self, width: int, height: int) -> None:
         """Raise :class:`InputError` (naming what to change) when a ``width`` x ``height`` input would give the
@@ -227,22 +279,27 @@ class DreamFilter:
             return rotation_matrix(yaw, pitch, roll)
         return random_rotations(1, generator=gen)[0]
 
-    def _dream_sphere(self, equi: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
+    def _dream_sphere(self, equi: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> tuple[Tensor, Tensor]:
         s = self.settings
-        if s.repair_seam:
-            equi = soften_wrap_seam(equi)
+        equi = self._repaired(equi)
         h, w = equi.shape[-2:]
         work_w = min(s.size, w)
+        work_w += work_w % 2
+        # the cube maps of the octaves are cut from the input at twice the working size (headroom for their
+        # anti-aliasing; a 14000-px input is not filtered again at every octave)
+        if w > 2 * work_w:
+            equi = resize_equirect(equi, (work_w, 2 * work_w))
+            h, w = equi.shape[-2:]
         face = max(16, round(work_w / 4))
         sizes = [max(16, round(face / s.octave_scale**k)) for k in range(s.octaves - 1, -1, -1)]
         mask_equi = None
         if self.mask is not None:
-            mask_equi = F.interpolate(self.mask.to(equi), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+            mask_equi = resize_equirect(self.mask.to(equi), (h, w), mode="bilinear")
         total = s.octaves * s.steps
         detail: Tensor | None = None
         done = 0
         for octave, f in enumerate(sizes):
-            base = equirect_to_cubemap(equi, f, equiangular=True)  # anti-aliased, from the full-resolution input
+            base = equirect_to_cubemap(equi, f, equiangular=True)  # anti-aliased
             if detail is not None:
                 detail = resize_cubemap(detail, f, equiangular=True)
             x = base if detail is None else (base + detail).clamp(0, 1)
@@ -256,7 +313,9 @@ class DreamFilter:
                 if progress:
                     progress(done, total, f"octave {octave + 1}/{s.octaves}")
             detail = x - base
-        return cubemap_to_equirect(x, work_w // 2, work_w, equiangular=True)
+        work_h = work_w // 2
+        dreamed = cubemap_to_equirect(x, work_h, work_w, equiangular=True)
+        return dreamed, dreamed - cubemap_to_equirect(detail, work_h, work_w, equiangular=True)
 
     # -- flat --------------------------------------------------------------------------------------
     def _dream_flat(self, img: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
@@ -283,7 +342,7 @@ class DreamFilter:
                 if progress:
                     progress(done, total, f"octave {octave + 1}/{s.octaves}")
             detail = x - base_o
-        return x
+        return x, base_o
 
 
 def _smoothed_padded(cube: Tensor) -> Tensor:

@@ -40,7 +40,8 @@ def make_dream(
     dev = resolve_device(device)
     model = model or DEFAULT_BACKBONE
     cfg = replace(DreamSettings().with_preset(preset), **settings, model=model, guide=guide)
-    layer = layer or get_spec(model).default_layer
+    spec = get_spec(model)
+    layer = layer or (cfg.layer if cfg.layer in spec.layers else None) or spec.default_layer
     backbone = load_backbone(model, weights=weights, device=dev, layers=[layer]).to(memory_format=torch.channels_last)
     guide_t = read_image(guide, mode="flat").pixels if guide else None
     return DreamFilter(backbone, cfg, layer=layer, dtype=resolve_precision(precision, dev), guide=guide_t)

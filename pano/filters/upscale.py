@@ -51,6 +51,7 @@ from torch import Tensor
 from pano.device import is_out_of_memory, resolve_device, resolve_precision
 from pano.errors import DeviceError, InputError, ModelError
 from pano.filters.base import FilterInfo, ProgressFn
+from pano.sphere.resize import resize_equirect
 from pano.sphere.sampling import pad_sphere
 from pano.sphere.seam import soften_wrap_seam
 
@@ -307,7 +308,9 @@ def _run(descriptor: Any, batch: Tensor, out_scale: int) -> Tensor:
     if pad_h or pad_w:
         y = y[..., : h * ms, : w * ms]
     if out_scale != ms:
-        y = F.interpolate(y, size=(h * out_scale, w * out_scale), mode="bicubic", antialias=True, align_corners=False)
+        # the package's one resize; a tile carries its sphere neighbours as context (pad_sphere), which is cut off
+        # after this, so its own borders are clamped like a crop's
+        y = resize_equirect(y, (h * out_scale, w * out_scale), wrap_x=False, pole_top=False, pole_bottom=False)
     return y.clamp_(0, 1)
 
 

@@ -520,8 +520,7 @@ def _lerp_axis(x: torch.Tensor, pos: torch.Tensor, dim: int, wrap: bool) -> torc
     shape = [1] * x.dim()
     shape[dim] = -1
     a = x.index_select(dim, i0.to(x.device))
-    b = x.index_select(dim, i1.to(x.device))
-    return torch.lerp(a, b, w.to(x.device).view(shape))
+    return a.lerp_(x.index_select(dim, i1.to(x.device)), w.to(x.device).view(shape))  # in place: one less copy
 
 
 def _antialias_down(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -639,7 +638,11 @@ def crop_from_sphere(
     # equirect px per output px along each axis; shrink the sphere first where it is > 1
     dx = g.crop_width / w * FW / g.full_width
     dy = g.crop_height / h * FH / g.full_height
-    eq = _antialias_down(equirect, math.ceil(FH / max(dy, 1.0)), math.ceil(FW / max(dx, 1.0)))
+    from pano.sphere.resize import resize_equirect
+
+    eh, ew = min(FH, math.ceil(FH / max(dy, 1.0))), min(FW, math.ceil(FW / max(dx, 1.0)))
+    eq = resize_equirect(equirect.float() if equirect.dtype in (torch.float16, torch.bfloat16) else equirect, (eh, ew),
+                         mode="bilinear").to(equirect.dtype)  # antialiased, wrapping at ±180° and across the poles
     EH, EW = eq.shape[-2:]
     sx, sy = EW / g.full_width, EH / g.full_height
     u = g.crop_left + (torch.arange(w, dtype=torch.float64) + 0.5) * g.crop_width / w  # source edge coords

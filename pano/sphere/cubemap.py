@@ -172,7 +172,9 @@ def cubemap_to_equirect(
     grid = _to_equirect_grid(h, w, f, equiangular, str(cube.device))
     out = sample_cubemap_grid(pad_cubemap(cube, 1, equiangular=equiangular), grid, (h, w))
     if (h, w) != (height, width):
-        out = F.interpolate(out, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        from pano.sphere.resize import resize_equirect
+
+        out = resize_equirect(out, (height, width), mode="bilinear")  # antialiased, seamless at ±180° and the poles
     return out
 
 

@@ -138,9 +138,9 @@ def prefilter_equirect(equi: Tensor, pixel_angle: float) -> Tensor:
         h2 = max(2, round(h / scale))
         w2 = max(2, round(w * h2 / h))
         w2 += w2 % 2
-        lead = equi.shape[:-2]
-        equi = F.interpolate(equi.reshape(-1, *equi.shape[-3:]) if equi.dim() != 4 else equi, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False)
-        equi = equi.reshape(*lead, h2, w2)
+        from pano.sphere.resize import resize_equirect
+
+        equi = resize_equirect(equi, (h2, w2), mode="bilinear")  # antialiased, seamless at ±180° and the poles
         h, w = h2, w2
     _, lat = equirect_lonlat(h, 1, device="cpu", dtype=torch.float64)
     widths = (w * pixel_angle) / (2 * math.pi * lat[:, 0].cos())

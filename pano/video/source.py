@@ -17,7 +17,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from pano.errors import InputError
@@ -80,12 +79,23 @@ def join_eyes(eyes: list[np.ndarray], layout: StereoMode) -> np.ndarray:
 
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample ``image`` to ``size`` = (width, height) (area filter down, cubic up)."""
+    """Resample an equirect eye ``image`` (H, W) or (H, W, C) to ``size`` = (width, height) as a sphere
+    (:func:`pano.sphere.resize.resize_equirect`: bicubic, antialiased down, seamless at ±180° and the poles);
+    uint8 stays uint8, anything else comes back float32."""
     h, w = image.shape[:2]
     if (w, h) == size:
         return np.ascontiguousarray(image)
-    shrink = size[0] * size[1] < w * h
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    import torch
+
+    from pano.sphere.resize import resize_equirect
+
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+    x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+    y = resize_equirect(x, (size[1], size[0]))
+    y = y[0] if image.ndim == 2 else y.permute(1, 2, 0)
+    if image.dtype == np.uint8:
+        return y.round_().clamp_(0, 255).to(torch.uint8).contiguous().numpy()
+    return y.contiguous().numpy()
 
 
 @dataclass

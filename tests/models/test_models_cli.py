@@ -22,7 +22,7 @@ def test_models_table_and_json(tmp_path: Path, monkeypatch) -> None:
     assert table.exit_code == 0, table.output
     for model_id in BACKBONES:
         assert model_id in table.output
-    assert "stage4*" in table.output and "inception4c*" in table.output
+    assert "stage5*" in table.output and "inception4c*" in table.output
     assert "present" in table.output and "download on first use" in table.output
     assert "realesr-animevideov3" in table.output and "CPU default" in table.output  # pano upscale's models
     result = runner.invoke(cli, ["models", "--json"])

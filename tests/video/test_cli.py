@@ -133,7 +133,7 @@ def test_real_dream_through_the_registry(real_clip: Path, tmp_path: Path) -> Non
     import cv2
 
     out, frames = tmp_path / "dream.mp4", tmp_path / "frames"
-    args = ["video", str(real_clip), "--filter", "dream", "--size", "128", "--octaves", "1", "--steps", "1"]
+    args = ["video", str(real_clip), "--filter", "dream", "--size", "128", "--octaves", "1", "--steps", "1", "--step-size", "0.02"]
     args += ["--max-frames", "2", "--device", "cpu", "-o", str(out), "--frames-out", str(frames), "--encode-preset", "ultrafast", "-q"]
     result = CliRunner().invoke(cli, args)
     if result.exit_code == 2 and "weights" in result.output:  # pragma: no cover - weights ship with the test install
