@@ -136,7 +136,9 @@ class DreamJob:
     overwrite: bool = False
     quiet: bool = True
     stereo: str | None = None  # "top-bottom" / "left-right": a stereo photosphere, both eyes dreamed alike
-    size_from: str | None = None  # "--size" / "--preset NAME": the settings' size is the user's; None: the device's
+    # where settings.size comes from ("--size", "--preset NAME", "the settings"); None: the device and the
+    # input decide the working size (default_working_size), as pano dream does when neither sets it
+    size_from: str | None = "the settings"
 
     def open(self, device: str):
         """The dreamer of one file on ``device``: the backbone and guide are loaded once."""

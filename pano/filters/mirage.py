@@ -38,6 +38,7 @@ from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.dream import _SphereRender, _smoothed_padded
 from pano.filters.seeing import top_classes
+from pano.sphere.resize import resize_equirect
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap
 from pano.sphere.rotation import random_rotations, rotation_matrix
 from pano.sphere.seam import soften_wrap_seam
@@ -164,7 +165,10 @@ class MirageFilter:
                 equi = soften_wrap_seam(equi)
             out = self._mirage_sphere(equi, start, mask, gen, progress)
         if out.shape[-2:] != (h, w):
-            out = F.interpolate(out, size=(h, w), mode="bicubic", align_corners=False, antialias=out.shape[-1] > w)
+            if s.flat:
+                out = F.interpolate(out, size=(h, w), mode="bicubic", align_corners=False, antialias=out.shape[-1] > w)
+            else:
+                out = resize_equirect(out, (h, w), mode="bicubic")  # seamless at ±180° and over the poles
         return out.clamp(0, 1)
 
     # -- losses ------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def _eyes(path: Path, layout: str) -> list[np.ndarray]:
 def test_stereo_photo_same_dream_in_both_eyes(equirect_dir: Path, tmp_path: Path, layout: str) -> None:
     src, out = tmp_path / "stereo.jpg", tmp_path / "dreamed.png"
     _stereo_photo(equirect_dir, src, layout)
-    args = ["dream", str(src), "--stereo", layout, "--size", "128", "--steps", "3", "--octaves", "1"]
+    args = ["dream", str(src), "--stereo", layout, "--preset", "intense", "--size", "128", "--steps", "3", "--octaves", "1"]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     inputs, got = _eyes(src, layout), _eyes(out, layout)
@@ -55,7 +55,7 @@ def test_stereo_photo_same_dream_in_both_eyes(equirect_dir: Path, tmp_path: Path
 
     from pano.filters.registry import make_dream
 
-    filt = make_dream(device="cpu", size=128, steps=3, octaves=1)
+    filt = make_dream(device="cpu", preset="intense", size=128, steps=3, octaves=1)
     sep = filter_stereo_pair(filt, *inputs, eyes="separate")  # the baseline: each eye on its own
     m_in, m_sep, m_out = (stereo_mismatch(*pair, *inputs) for pair in (inputs, sep, got))
     numbers = (m_in, m_sep, m_out, change_per_eye(got, inputs), change_per_eye(list(sep), inputs))

@@ -96,7 +96,7 @@ def dream():
     """pano's real dream (default backbone), small and quick."""
     from pano.filters.registry import make_dream
 
-    return make_dream(device="cpu", size=EYE_W // 2, steps=3, octaves=1)
+    return make_dream(device="cpu", preset="intense", size=EYE_W // 2, steps=3, octaves=1)
 
 
 def _check_consistency(inputs: list[np.ndarray], sep: list[np.ndarray], con: list[np.ndarray]) -> dict:
