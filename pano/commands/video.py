@@ -122,15 +122,9 @@ def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def check_outputs(output: Path | None, frames_out: Path | None, options: Any) -> None:
     """The video output and the frames folder, checked before the filter's model loads."""
-    from pano.io.atomic import check_output_path  # noqa: PLC0415
-    from pano.video.pipeline import check_frames_dir  # noqa: PLC0415
+    from pano.video.pipeline import check_outputs as check  # noqa: PLC0415
 
-    if output is not None:
-        if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
-            raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
-        check_output_path(output, options.overwrite)
-    if frames_out is not None:
-        check_frames_dir(frames_out, options.overwrite, options.resume)
+    check(output, frames_out, options)
 
 
 @dataclass(frozen=True)

@@ -249,12 +249,7 @@ def process_video(
         raise OutputError("nothing to write: give -o/--output or --frames-out")
     output = Path(output) if output is not None else None
     frames_dir = Path(frames_out) if frames_out is not None else None
-    if output is not None:
-        if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
-            raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
-        check_output_path(output, options.overwrite)
-    if frames_dir is not None:
-        check_frames_dir(frames_dir, options.overwrite, options.resume)
+    check_outputs(output, frames_dir, options)
     if not 0.0 <= options.blend <= 1.0:
         raise InputError("--blend must be between 0 and 1")
     keyframes = parse_keyframes(options.strength) if options.strength else None
@@ -486,6 +481,17 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def check_outputs(output: Path | None, frames_dir: Path | None, options: VideoOptions) -> None:
+    """The video output (.mp4/.mov/.m4v, writable, not there unless --overwrite) and the frames folder,
+    checked before any work."""
+    if output is not None:
+        if output.suffix.lower() not in (".mp4", ".mov", ".m4v"):
+            raise OutputError(f"{output}: pano writes .mp4 (or .mov) 360 videos: name the output NAME.mp4")
+        check_output_path(output, options.overwrite)
+    if frames_dir is not None:
+        check_frames_dir(frames_dir, options.overwrite, options.resume)
 
 
 def check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
