@@ -12,7 +12,7 @@ import click
 
 from pano.commands.batch import ray_options
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
-from pano.errors import InputError, ModelError, OutputError
+from pano.errors import InputError, ModelError
 
 FILTERS = ("dream", "beauty", "upscale", "mirage")
 
