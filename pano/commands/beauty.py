@@ -10,6 +10,7 @@ import click
 
 from pano.commands.batch import batch_output_options, ray_address, ray_options
 from pano.commands.common import check_device, device_option, quiet_option
+from pano.commands.stereo import run_stereo_photo, stereo_layout, stereo_option
 from pano.errors import InputError
 
 _PRECISION = click.Choice(["auto", "fp32", "bf16", "fp16"])
@@ -117,10 +118,11 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
 @click.option("--view-size", type=click.IntRange(16, 4096), help="Side of the perspective views (default: the model's training size).")
 @click.option("--precision", type=_PRECISION, default="auto", show_default=True)
 @device_option
+@stereo_option("repainted")
 @ray_options
 @quiet_option
 def apply_cmd(model: Path, images: tuple[Path, ...], output: Path | None, overwrite: bool, flat: bool, full_sphere: bool,
-              side_by_side: bool, view_size: int | None, precision: str, device: str, ray: str | None,
+              side_by_side: bool, view_size: int | None, precision: str, device: str, stereo: str | None, ray: str | None,
               workers: int | None, quiet: bool) -> None:
     """Repaint IMAGES (photospheres, or photos with --flat; files, folders or globs) with a trained MODEL."""
     from pano.commands.batch import plan_batch, run_batch
@@ -134,7 +136,9 @@ def apply_cmd(model: Path, images: tuple[Path, ...], output: Path | None, overwr
     check_device(device)
     ray, images = ray_address(ray, images)
     batch = plan_batch(images, output, overwrite, "beauty")
-    job = BeautyJob(carry_file(model), flat, full_sphere, side_by_side, view_size, precision, overwrite, quiet)
+    if stereo and stereo != "mono" and side_by_side:
+        raise InputError("--stereo writes the two eyes in their layout: leave out --side-by-side")
+    job = BeautyJob(carry_file(model), flat, full_sphere, side_by_side, view_size, precision, overwrite, quiet, stereo)
     run_batch(job, batch, command="beauty", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
 
 
@@ -150,6 +154,7 @@ class BeautyJob:
     precision: str
     overwrite: bool = False
     quiet: bool = True
+    stereo: str | None = None  # --stereo: a layout, "mono", or None (the file's GPano StereoMode)
 
     def open(self, device: str):
         """The painter of one file on ``device``: the model is loaded once."""
@@ -180,6 +185,11 @@ class _Painter:
         from pano.io.image import read_image, write_image
 
         job, dev, quiet = self.job, self.dev, self.job.quiet
+        layout = "mono" if job.side_by_side else stereo_layout(image, job.stereo, job.flat)
+        if layout != "mono":  # the left eye repainted, carried to the right where trusted, the rest its own
+            run_stereo_photo(lambda: BeautyFilter(self.model, view_size=job.view_size, precision=job.precision),
+                             image, out_path, layout, command="beauty", overwrite=job.overwrite, quiet=quiet)
+            return
         img = read_image(image, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
         if img.kind == "partial":
             raise InputError(f"{image.name} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")

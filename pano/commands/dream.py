@@ -67,7 +67,7 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
 @click.option("--seed", type=int, default=0, help="Random seed (same seed and device: same result).")
 @click.option("--upscale", type=click.Choice(["2", "4"]), default=None, help="Upscale the dream 2x or 4x with the default super-resolution model.")
 @click.option("--keep-seam", is_flag=True, help="Leave a stitching step at ±180° in the input as it is (by default it is spread over W/128 columns).")
-@click.option("--stereo", type=click.Choice(["top-bottom", "left-right"]), default=None, help="IMAGE is a stereo photosphere in this layout: both eyes get the same dream.")
+@click.option("--stereo", type=click.Choice(["top-bottom", "left-right", "mono"]), default=None, help="IMAGE is a stereo photosphere in this layout: both eyes get the same dream (default: the layout its GPano StereoMode names; mono: one picture).")
 @device_option
 @sphere_input_options
 @ray_options
@@ -96,7 +96,7 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     from pano.filters.dream import DreamSettings
 
     check_device(device)
-    if stereo and (flat or upscale or mask):
+    if stereo and stereo != "mono" and (flat or upscale or mask):
         raise InputError("--stereo works on a full stereo sphere: leave out --flat, --upscale and --mask")
     ray, images = ray_address(ray, images)
     batch = plan_batch(images, output, overwrite, "dream")
@@ -135,7 +135,8 @@ class DreamJob:
     upscale: int | None
     overwrite: bool = False
     quiet: bool = True
-    stereo: str | None = None  # "top-bottom" / "left-right": a stereo photosphere, both eyes dreamed alike
+    stereo: str | None = None  # "top-bottom" / "left-right": a stereo photosphere, both eyes dreamed alike;
+    # "mono": one picture; None: the layout the file's GPano StereoMode names
     # where settings.size comes from ("--size", "--preset NAME", "the settings"); None: the device and the
     # input decide the working size (default_working_size), as pano dream does when neither sets it
     size_from: str | None = "the settings"
@@ -175,12 +176,16 @@ class _Dreamer:
         return self._backbone
 
     def __call__(self, image: Path, out_path: Path) -> None:
+        from pano.commands.stereo import stereo_layout
         from pano.filters.dream import DreamFilter
 
         job, settings, quiet, dev, dtype = self.job, self.job.settings, self.job.quiet, self.dev, self.dtype
         t0 = time.perf_counter()
-        if job.stereo:
-            _dream_stereo(self, image, out_path, t0)
+        layout = stereo_layout(image, job.stereo, settings.flat)
+        if layout != "mono":
+            if job.upscale or job.mask:
+                raise InputError(f"{image}: a {layout} stereo photo (GPano StereoMode): --upscale and --mask need a mono sphere; --stereo mono treats it as one picture")
+            _dream_stereo(self, image, out_path, layout)
             return
         loaded, pixels = _read_input(image, job.mode, job.limit)
         settings, why = _working_size(settings, job.size_from, dev, pixels)
@@ -216,35 +221,23 @@ def _check_view_size(settings, pixels) -> None:
         raise InputError(problem)
 
 
-def _dream_stereo(dreamer: "_Dreamer", image: Path, out_path: Path, t0: float) -> None:
+def _dream_stereo(dreamer: "_Dreamer", image: Path, out_path: Path, layout: str) -> None:
     """A stereo photosphere: the left eye dreamed, carried to the right eye along the disparity between
-    the eyes, the right eye finished from there (see :mod:`pano.video.stereo`); written in its layout."""
-    import numpy as np
-    import torch
-
-    from pano.errors import InputError
+    the eyes, the right eye finished from there (:func:`pano.commands.stereo.run_stereo_photo`)."""
+    from pano.commands.stereo import run_stereo_photo
     from pano.filters.dream import DreamFilter
-    from pano.io.image import read_image, write_image
-    from pano.video.source import join_eyes, split_eyes
-    from pano.video.stereo import filter_stereo_pair
 
-    job, layout, quiet = dreamer.job, dreamer.job.stereo, dreamer.job.quiet
-    img = read_image(image, mode="flat", max_pixels=job.limit)
-    rgb = (img.pixels[0, :3].clamp(0, 1).permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).numpy()
-    eyes = split_eyes(rgb, layout)
-    eh, ew = eyes[0].shape[:2]
-    if abs(ew / eh - 2.0) > 0.02 or ew % 2:
-        h, w = rgb.shape[:2]
-        raise InputError(f"{image}: {w}x{h} does not hold two 2:1 eyes {layout}: check --stereo")
-    filt = DreamFilter(dreamer.backbone, replace(job.settings, flat=False), layer=dreamer.layer, dtype=dreamer.dtype, guide=dreamer.guide)
-    say(quiet, f"pano dream: {image.name} ({layout} stereo, eyes {ew}x{eh}) on {dreamer.dev.type}, {filt.settings.model}:{filt.layer}")
-    left, right = filter_stereo_pair(filt, *eyes, seed=job.settings.seed)
-    joined = join_eyes([left, right], layout).astype(np.float32) / 255.0
-    result = torch.from_numpy(joined).permute(2, 0, 1)[None]
-    params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dreamer.dev.type, "precision": _dtype_name(dreamer.dtype)}
-    xmp = {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
-    write_image(result, out_path, like=img, overwrite=job.overwrite, xmp_extra=xmp, sphere=False)
-    say(quiet, f"pano dream: wrote {out_path} in {time.perf_counter() - t0:.1f} s")
+    job = dreamer.job
+
+    def make_filter():
+        return DreamFilter(dreamer.backbone, replace(job.settings, flat=False), layer=dreamer.layer, dtype=dreamer.dtype, guide=dreamer.guide)
+
+    def xmp_of(filt) -> dict[str, str]:
+        params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dreamer.dev.type, "precision": _dtype_name(dreamer.dtype)}
+        return {"pano:Filter": "dream", "pano:Params": json.dumps(params, sort_keys=True)}
+
+    run_stereo_photo(make_filter, image, out_path, layout, command="dream", overwrite=job.overwrite, quiet=job.quiet,
+                     limit=job.limit, seed=job.settings.seed, xmp_of=xmp_of)
 
 
 def _dtype_name(dtype) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pano.commands.batch import batch_output_options, ray_address, ray_options
 from pano.commands.common import check_device, device_option, quiet_option
+from pano.commands.stereo import run_stereo_photo, stereo_layout, stereo_option
 from pano.errors import InputError
 
 
@@ -70,6 +71,7 @@ def _progress_bar(quiet: bool):
     help="Leave a stitching step at ±180° as it is (by default it is spread over W/128 columns first, "
     "so SR does not sharpen it into a line).",
 )
+@stereo_option("upscaled")
 @ray_options
 @quiet_option
 def upscale(
@@ -84,6 +86,7 @@ def upscale(
     flat: bool,
     full_sphere: bool,
     keep_seam: bool,
+    stereo: str | None,
     ray: str | None,
     workers: int | None,
     quiet: bool,
@@ -123,7 +126,7 @@ def upscale(
 
         known = UpscaleFilter(model, tile=tile, device="cpu", quiet=True).scale
     batch = plan_batch(inputs, output, overwrite, f"x{known}")  # fails on the outputs before loading a model
-    job = UpscaleJob(model, int(scale) if scale else None, tile, precision, flat, keep_seam, overwrite, quiet, full_sphere)
+    job = UpscaleJob(model, int(scale) if scale else None, tile, precision, flat, keep_seam, overwrite, quiet, full_sphere, stereo)
     run_batch(job, batch, command="upscale", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
 
 
@@ -140,6 +143,7 @@ class UpscaleJob:
     overwrite: bool = False
     quiet: bool = True
     full_sphere: bool = False
+    stereo: str | None = None  # --stereo: a layout, "mono", or None (the file's GPano StereoMode)
 
     def open(self, device: str):
         """The upscaler of one file on ``device``: the model is loaded once."""
@@ -162,6 +166,10 @@ class _Upscaler:
         from pano.io.image import read_image, write_image
 
         job, filt, quiet = self.job, self.filt, self.job.quiet
+        layout = stereo_layout(input_path, job.stereo, job.flat)
+        if layout != "mono":  # the left eye upscaled, carried to the right where trusted, the rest its own
+            run_stereo_photo(lambda: filt, input_path, out_path, layout, command="upscale", overwrite=job.overwrite, quiet=quiet)
+            return
         img = read_image(input_path, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
         g = img.geometry
         wrap_x = g is not None and g.crop_width >= g.full_width

@@ -220,16 +220,9 @@ def _stereo_of_video(path: Path) -> StereoMode:
 
 def _stereo_of_image(path: Path) -> StereoMode:
     """The eye packing a photo's GPano block names in ``StereoMode`` (``mono`` without one)."""
-    try:
-        from pano.io.gpano import read_sphere_geometry
-    except ImportError:  # pragma: no cover
-        return "mono"
-    try:
-        geom = read_sphere_geometry(path)
-    except InputError:
-        return "mono"
-    value = dict(geom.extra).get("StereoMode", "mono").strip().lower() if geom else "mono"
-    return value if value in STEREO_MODES else "mono"  # type: ignore[return-value]
+    from pano.io.stereo import stereo_of_image
+
+    return stereo_of_image(path)
 
 
 def _image_size(path: Path) -> tuple[int, int] | None:
