@@ -11,7 +11,8 @@ the first missing frame) the same frames as an uninterrupted one.
 The driver decodes the video (it need not be on the workers' storage: frames travel through the object store),
 hands chunks to the actors a few at a time (memory stays bounded), and yields the finished frames in order to
 :func:`pano.video.pipeline.process_video`, which encodes them with audio and 360 metadata as in a single-process
-run. Optical flow is computed on the workers.
+run. Optical flow is computed on the workers, and so is a stereo clip's disparity between the eyes: with
+``eyes="consistent"`` each frame's left-eye output is carried to the right eye as in the single-process run.
 """
 
 from __future__ import annotations
@@ -80,9 +81,11 @@ class VideoWorker:
         import ray  # noqa: PLC0415 - inside a Ray worker
 
         from pano.video.coherence import estimate_motion  # noqa: PLC0415
+        from pano.video.stereo import carry_across, estimate_disparity  # noqa: PLC0415
 
         opts = self.options
         with_motion = opts.coherence and opts.blend > 0
+        consistent = getattr(opts, "eyes", "separate") == "consistent"
         prev_in: list[np.ndarray] | None = None
         prev_out: list[np.ndarray] | None = None
         kept = []
@@ -90,10 +93,13 @@ class VideoWorker:
             eyes = ray.get(ref)
             index = first + offset
             motions = [estimate_motion(p, e, opts.flow) for p, e in zip(prev_in, eyes)] if with_motion and prev_in else None
-            out = [
-                self.eye_filter(index, eye, motions[e] if motions else None, prev_out[e] if prev_out else None)
-                for e, eye in enumerate(eyes)
-            ]
+            # stereo, as in the single-process run: the left eye's output carried to the right eye along the
+            # input's disparity, ahead of the right eye's own carried state (pano.video.stereo)
+            disparity = estimate_disparity(eyes[0], eyes[1], opts.flow) if consistent and len(eyes) == 2 else None
+            out: list[np.ndarray] = []
+            for e, eye in enumerate(eyes):
+                across = carry_across(disparity, out[0]) if e == 1 and disparity is not None else None
+                out.append(self.eye_filter(index, eye, motions[e] if motions else None, prev_out[e] if prev_out else None, across))
             prev_in, prev_out = eyes, out
             if index >= keep_from:
                 kept.append(out)
