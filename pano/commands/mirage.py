@@ -21,6 +21,8 @@ from pano.commands.common import (
     sphere_input_options,
 )
 from pano.commands.see import classifier_options, format_top, load_input
+from pano.commands.stereo import run_stereo_photo, stereo_layout, stereo_option
+from pano.errors import InputError
 
 
 def _layers(value: str | None) -> tuple[str, ...] | None:
@@ -84,10 +86,11 @@ def _tops(rows) -> list[dict]:
 @classifier_options
 @device_option
 @sphere_input_options
+@stereo_option("rebuilt")
 @quiet_option
 def mirage(image: Path, output, overwrite, size, scales, scale_ratio, steps, content_weight, style_weight, style_layers, tv_weight,
            learning_rate, init, jitter, print_every, k, json_log, precision, seed, keep_seam, model, weights, labels, device, flat,
-           full_sphere, max_pixels, quiet) -> None:  # fmt: skip
+           full_sphere, max_pixels, stereo, quiet) -> None:  # fmt: skip
     """Rebuild IMAGE from what a classifier sees in it, in its own style (Neural Mirage).
 
     Starting from noise, the sphere is optimised so that the net sees the same classes in it as in IMAGE (the
@@ -119,6 +122,19 @@ def mirage(image: Path, output, overwrite, size, scales, scale_ratio, steps, con
         learning_rate=learning_rate, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
         init=init, orientation=jitter, repair_seam=not keep_seam, seed=seed, flat=flat,
     )  # fmt: skip
+    layout = stereo_layout(image, stereo, flat)
+    if layout != "mono":  # the left eye rebuilt, the right eye started from it along the disparity
+        if json_log:
+            raise InputError("--json-log follows one picture: leave it out for a stereo photo (or give --stereo mono)")
+
+        def xmp_of(filt) -> dict[str, str]:
+            params = {"filter": "mirage", **filt.params(), "stereo": layout, "device": dev.type, "precision": _dtype_name(dtype)}
+            return {"pano:Filter": "mirage", "pano:Params": json.dumps(params, sort_keys=True)}
+
+        run_stereo_photo(lambda: MirageFilter(load_classifier(model, weights=weights, labels=labels, device=dev), settings, dtype=dtype),
+                         image, out_path, layout, command="mirage", overwrite=overwrite, quiet=quiet,
+                         limit=max_pixels_arg(max_pixels), seed=seed, xmp_of=xmp_of)
+        return
     loaded, pixels, mask = load_input(image, mode, max_pixels_arg(max_pixels), width=max(2 * size, 1024))
     clf = load_classifier(model, weights=weights, labels=labels, device=dev)
     log = _JsonLog(json_log)
