@@ -131,6 +131,8 @@ def apply_cmd(model: Path, images: tuple[Path, ...], output: Path | None, overwr
 
     if flat and full_sphere:
         raise InputError("--flat and --full-sphere contradict each other: choose one")
+    if stereo and stereo != "mono" and flat:
+        raise InputError("--stereo works on a full stereo sphere: leave out --flat")
     if not model.is_file():
         raise ModelError(f"model {model} not found: check the path (train one with `pano beauty train`)")
     check_device(device)

@@ -119,6 +119,8 @@ def upscale(
         check_image_extension(Path(output))
     if flat and full_sphere:
         raise InputError("--flat and --full-sphere contradict each other: choose one")
+    if stereo and stereo != "mono" and flat:
+        raise InputError("--stereo works on a full stereo sphere: leave out --flat")
     ray, inputs = ray_address(ray, inputs)
     known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else 4 if model == "auto" else None)
     if known is None:  # a model file: its scale is in the file

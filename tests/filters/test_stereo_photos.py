@@ -121,11 +121,17 @@ def test_upscale_stereo_photo_consistent(equirect_dir: Path, tmp_path: Path) -> 
     g = read_sphere_geometry(out)
     assert g is not None and (g.full_width, g.full_height) == (512, 256)
 
-    sep = filter_stereo_pair(UpscaleFilter(device="cpu", quiet=True), *inputs, eyes="separate")  # the baseline
+    # the baseline, eye by eye: its left eye is the consistent run's own (the left eye is upscaled alone either
+    # way), so only the right eye is upscaled again, on its own
+    right = torch.from_numpy(inputs[1]).permute(2, 0, 1)[None].float() / 255.0
+    own = UpscaleFilter(device="cpu", quiet=True)(right)[0].permute(1, 2, 0).clamp(0, 1)
+    sep = (got[0], (own * 255.0 + 0.5).to(torch.uint8).numpy())
     bicubic = [cv2.resize(e, (512, 256), interpolation=cv2.INTER_CUBIC) for e in inputs]  # the input at 4x
     n = _numbers(inputs, sep, got, reference=bicubic)
     assert n["m_out"] <= 1.3 * n["m_in"] and n["m_out"] < 0.8 * n["m_sep"], n
     assert all(c >= 0.8 * s for c, s in zip(n["ch_out"], n["ch_sep"])), n
+    flat = CliRunner().invoke(cli, ["upscale", str(src), "--stereo", "left-right", "--flat", "-o", str(tmp_path / "f.png")])
+    assert flat.exit_code == 2 and "--flat" in flat.output and len(flat.output.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")
