@@ -1,5 +1,5 @@
 """Stereo photospheres for every filter: the packing read from GPano ``StereoMode`` (or ``--stereo``),
-the same result in both eyes for ``pano dream``, ``pano upscale`` and ``pano beauty apply`` (one code
+the same result in both eyes for ``pano dream``, ``upscale``, ``beauty apply`` and ``mirage`` (one code
 path, :mod:`pano.video.stereo_photo`), and outputs that say their packing so the viewer and a second
 command read them as stereo.
 
@@ -171,3 +171,29 @@ def test_beauty_stereo_photo_consistent(beauty_model: Path, equirect_dir: Path, 
     assert all(c >= 0.8 * s for c, s in zip(n["ch_out"], n["ch_sep"])), n
     bad = CliRunner().invoke(cli, ["beauty", "apply", str(beauty_model), str(src), "--stereo", "top-bottom", "-o", str(tmp_path / "x.png")])
     assert bad.exit_code == 2 and "--stereo" in bad.output and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow  # about 10 s on a quiet 2-core machine (80 s at load 19)
+def test_mirage_stereo_photo_consistent(equirect_dir: Path, tmp_path: Path) -> None:
+    """``pano mirage --stereo top-bottom``: the left eye rebuilt from noise, the right eye started from it along
+    the disparity; eye by eye, each eye is rebuilt from its own noise and the eyes disagree."""
+    from pano.filters.mirage import MirageFilter, MirageSettings
+    from pano.models.classifier import load_classifier
+
+    src, out = tmp_path / "tb.jpg", tmp_path / "tb_mirage.png"
+    _stereo_photo(equirect_dir, src, "top-bottom", 128)
+    args = ["mirage", str(src), "--stereo", "top-bottom", "--size", "64", "--scales", "1", "--steps", "3"]
+    result = CliRunner().invoke(cli, [*args, "--device", "cpu", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    inputs, got = _eyes(src, "top-bottom"), _eyes(out, "top-bottom")
+    assert got[0].shape == inputs[0].shape and stereo_of_image(out) == "top-bottom"
+
+    # eye by eye: the left eye is the consistent run's own; the right eye rebuilt alone, from its own noise
+    filt = MirageFilter(load_classifier("efficientnet_lite0", device="cpu"), MirageSettings(size=64, scales=1, steps=3))
+    right = torch.from_numpy(inputs[1]).permute(2, 0, 1)[None].float() / 255.0
+    torch.manual_seed(0)
+    own = filt(right, seed=0)[0].permute(1, 2, 0).clamp(0, 1)
+    sep = (got[0], (own * 255.0 + 0.5).to(torch.uint8).numpy())
+    n = _numbers(inputs, sep, got)
+    assert n["m_sep"] > 1.3 * n["m_in"] >= n["m_out"], n
+    assert all(c >= 0.8 * s for c, s in zip(n["ch_out"], n["ch_sep"])), n
