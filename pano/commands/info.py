@@ -31,12 +31,14 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
         ``full_height``, ``crop_left``, ``crop_top``, ``crop_width``, ``crop_height`` (the implied
         full sphere for a plain 2:1 image; None for flat), ``lon_range_deg``, ``lat_range_deg``,
         ``bit_depth``, ``format``, ``has_exif``, ``has_icc``, ``has_xmp``, ``has_gpano``,
-        ``orientation``, and ``hint`` (how to process a flat image, else None).
+        ``orientation``, ``stereo`` (``mono``, or the GPano ``StereoMode`` of a stereo photosphere) and
+        ``hint`` (how to process a flat image or a stereo photosphere, else None).
 
     Raises:
         InputError: the file cannot be read (missing, corrupt, too large, ...).
     """
     from pano.io.image import DEFAULT_MAX_PIXELS, decode_image, sphere_geometry
+    from pano.io.stereo import stereo_of_geometry
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     img = decode_image(path, max_pixels=limit, reduce=_PREVIEW_REDUCE)
@@ -54,6 +56,9 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
     g = geometry
     bounds = list(g.lon_lat_bounds_deg()) if g is not None else None
     gp = img.gpano
+    stereo = stereo_of_geometry(gp)
+    if stereo != "mono" and not flat:  # two eyes in one picture: not a mono sphere, but pano processes it
+        hint = "pano dream, upscale, beauty apply and mirage process both eyes alike"
     return {
         "path": str(Path(path)),
         "width": width,
@@ -80,6 +85,7 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
         "has_gpano": gp is not None,
         "orientation": img.orientation,
         "gpano": gp.to_dict() if gp else None,
+        "stereo": stereo,
         "hint": hint,
     }
 
@@ -87,7 +93,11 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
 def _text(d: dict[str, Any]) -> str:
     lines = [f"{d['path']}", f"  size        {d['width']} x {d['height']}, {d['format']}, {d['bit_depth']}-bit"
              + (", with alpha" if d["has_alpha"] else "")]
-    if d["kind"] == "flat":
+    if d["kind"] == "flat" and d.get("stereo", "mono") != "mono":
+        eye = f"{d['gpano']['full_width']} x {d['gpano']['full_height']}"
+        lines.append(f"  projection  equirectangular, {d['stereo']} stereo (GPano StereoMode), two eyes of {eye}")
+        lines.append(f"  to process  {d['hint']}")
+    elif d["kind"] == "flat":
         lines.append("  projection  flat (not a photosphere)")
         if d["hint"]:
             lines.append(f"  to process  {d['hint']}")

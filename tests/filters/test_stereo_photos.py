@@ -68,7 +68,7 @@ def _numbers(inputs, sep, got, reference=None) -> dict:
 
 
 def test_stereo_metadata_is_written_and_read_back(equirect_dir: Path, tmp_path: Path) -> None:
-    """pano's writer marks the packing; pano.io, the viewer and a plain mono photo agree on what it is."""
+    """pano's writer marks the packing; pano.io, the viewer and ``pano info`` read it back (a plain photo: mono)."""
     from pano.viewer.media import build_gallery
 
     plain, marked = tmp_path / "plain.jpg", tmp_path / "marked.jpg"
@@ -79,6 +79,10 @@ def test_stereo_metadata_is_written_and_read_back(equirect_dir: Path, tmp_path: 
     assert stereo_of_image(marked) == "left-right" and stereo_of_image(plain) == "mono"
     assert [f.stereo for f in build_gallery([plain, marked]).files] == ["mono", "left-right"]
     assert np.array_equal(_eyes(marked, "left-right")[1].shape, (64, 128, 3))
+    info = [json.loads(CliRunner().invoke(cli, ["info", str(p), "--json"]).output) for p in (plain, marked)]
+    assert [i["stereo"] for i in info] == ["mono", "left-right"]
+    text = CliRunner().invoke(cli, ["info", str(marked)]).output
+    assert "left-right stereo" in text and "two eyes of 128 x 64" in text
 
 
 def test_dream_reads_the_packing_from_metadata(equirect_dir: Path, tmp_path: Path) -> None:
