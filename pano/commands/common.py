@@ -81,7 +81,7 @@ def read_mode(flat: bool, full_sphere: bool) -> str:
 
 def max_pixels_arg(max_pixels: int | None):
     """The ``max_pixels`` argument for the readers: ``None`` -> default guard, ``0`` -> no limit."""
-    from pano.io.image import DEFAULT_MAX_PIXELS
+    from pano.io.header import DEFAULT_MAX_PIXELS
 
     if max_pixels is None:
         return DEFAULT_MAX_PIXELS

@@ -36,7 +36,9 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
     Raises:
         InputError: the file cannot be read (missing, corrupt, too large, ...).
     """
-    from pano.io.image import DEFAULT_MAX_PIXELS, decode_image, sphere_geometry
+    from pano.io.decode import decode_image
+    from pano.io.header import DEFAULT_MAX_PIXELS
+    from pano.io.sphere_mode import sphere_geometry
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     img = decode_image(path, max_pixels=limit, reduce=_PREVIEW_REDUCE)

@@ -31,25 +31,14 @@ def classifier_options(f):
 def load_input(image: Path, mode: str, limit, width: int = 2048):
     """(loaded, pixels, mask): a sphere at (at most) ``width`` px with its mask of real pixels (None when
     full), or a flat photo's pixels."""
-    from pano.io.gpano import read_sphere_geometry
-    from pano.io.image import load_sphere, read_image
+    from pano.io.image import read_image
+    from pano.io.photosphere import load_sphere
 
     if mode == "flat":
         img = read_image(image, mode="flat", max_pixels=limit)
         return img, img.pixels, None
-    geometry = read_sphere_geometry(image)
-    if geometry is None:
-        from PIL import Image
-
-        try:
-            with Image.open(image) as im:
-                full = im.size[0]
-        except Exception:  # unreadable: load_sphere below gives the one-line error
-            full = 0
-    else:
-        full = geometry.full_width
-    # decoded just big enough for the classifier's views, never upsampled
-    loaded = load_sphere(image, mode=mode, full_width=width if full > width else None, max_pixels=limit)
+    # one open of the file: decoded just big enough for the classifier's views, never upsampled
+    loaded = load_sphere(image, mode=mode, max_width=width, max_pixels=limit)
     pixels = loaded.equirect
     mask = None
     if mode != "flat" and not loaded.image.geometry.is_full:

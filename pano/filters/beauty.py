@@ -561,7 +561,7 @@ def generate(generator: UNetGenerator, condition: torch.Tensor, *, dtype: torch.
 
 def _save_preview(path: Path, generator: UNetGenerator, cond: torch.Tensor, real: torch.Tensor, dtype: torch.dtype) -> None:
     """Rows of (condition | output | real) as one PNG."""
-    from PIL import Image
+    from pano.io.png import write_png
 
     was_training = generator.training
     generator.eval()
@@ -569,11 +569,7 @@ def _save_preview(path: Path, generator: UNetGenerator, cond: torch.Tensor, real
     generator.train(was_training)
     rows = torch.cat([cond.cpu(), out, real.cpu()], dim=3)  # (B, 3, s, 3s)
     grid = torch.cat(list(rows), dim=1)  # (3, B*s, 3s)
-    try:
-        with atomic_output(path, overwrite=True) as tmp:
-            Image.fromarray(to_uint8(grid[None])[0]).save(tmp)
-    except OSError as exc:
-        raise OutputError(f"cannot write the preview {path} ({exc.strerror or exc}): free some disk space") from None
+    write_png(path, to_uint8(grid[None])[0])
 
 
 def l1_on_photos(generator: UNetGenerator, dataset: PhotoFolder, indices: list[int], dtype: torch.dtype = torch.float32) -> float:

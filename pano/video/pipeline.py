@@ -38,7 +38,8 @@ from pano.video.coherence import BlendMode, Carry, Motion, blend, carry, estimat
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
 from pano.video.stereo import StereoEyes, carry_across, layer, with_disparity
-from pano.video.state import WorkDir, state_key, work_dir_for, write_png
+from pano.io.png import write_png
+from pano.video.state import WorkDir, state_key, work_dir_for
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
 
@@ -369,7 +370,7 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
             if writer is not None:
                 writer.write(final)
             if frames_dir is not None:
-                _save_png(frames_dir / f"frame_{index:06d}.png", final)
+                write_png(frames_dir / f"frame_{index:06d}.png", final)
 
         back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
         with_motion = options.coherence and options.blend > 0 and engine is None
@@ -501,12 +502,6 @@ def check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
         raise OutputError(f"folder {path.parent} does not exist: create it or choose another --frames-out")
     if path.is_dir() and any(path.glob("frame_*.png")) and not (overwrite or resume):
         raise OutputError(f"{path} already holds frames: use --overwrite or choose another --frames-out")
-
-
-def _save_png(path: Path, rgb: np.ndarray) -> None:
-    if not write_png(path, rgb):
-        path.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: check free disk space")
 
 
 class _maybe_atomic:
