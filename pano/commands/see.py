@@ -12,18 +12,11 @@ from pano.commands.common import device_option, max_pixels_arg, read_mode, spher
 
 def classifier_options(f):
     """``--model``, ``--weights``, ``--labels``: which classifier looks (shared with ``pano mirage``)."""
-    f = click.option(
-        "--labels",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Class names of your own classifier, one per line (with --weights; e.g. Places365's categories file).",
-    )(f)
-    f = click.option(
-        "--weights",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Your own weights for --model's architecture (.pth/.safetensors), loaded safely.",
-    )(f)
+    for name, text in (
+        ("--labels", "Class names of your own classifier, one per line (with --weights; e.g. Places365's categories file)."),
+        ("--weights", "Your own weights for --model's architecture (.pth/.safetensors), loaded safely."),
+    ):
+        f = click.option(name, type=click.Path(dir_okay=False, path_type=Path), default=None, help=text)(f)
     f = click.option("--model", default="efficientnet_lite0", show_default=True, help="Classifier id (see pano models).")(f)
     return f
 

@@ -65,6 +65,7 @@ from pano.errors import InputError, ModelError, OutputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.conditions import ConditionSpec, fit_cluster_centers, make_condition, to_uint8
 from pano.io.atomic import atomic_output
+from pano.io.header import IMAGE_EXTENSIONS as READ_EXTENSIONS
 from pano.models.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 __all__ = [
@@ -85,7 +86,7 @@ __all__ = [
 FORMAT = "pano-beauty"
 FORMAT_VERSION = 1
 META_KEY = "pano.beauty"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = READ_EXTENSIONS | {".bmp"}  # training photos are decoded by Pillow, which reads BMP too
 LOAD_SCALE = 1.12  # resize to size * 1.12, then random-crop size (pix2pix: 286 -> 256)
 
 

@@ -10,28 +10,19 @@ Imports are lazy so that ``pano info`` and the viewer start without torch.
 
 from __future__ import annotations
 
-from pano._lazy import lazy_exports
+from pano._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    "PanoImage": "pano.io.image",
-    "read_image": "pano.io.image",
-    "write_image": "pano.io.image",
-    "IMAGE_EXTENSIONS": "pano.io.image",
-    "LoadedSphere": "pano.io.photosphere",
-    "load_sphere": "pano.io.photosphere",
-    "save_sphere": "pano.io.photosphere",
-    "decode_image": "pano.io.decode",
-    "probe_image": "pano.io.header",
-    "parse_gpano": "pano.io.gpano",
-    "gpano_xmp": "pano.io.gpano",
-    "read_sphere_geometry": "pano.io.gpano",
-    "read_xmp": "pano.io.xmp",
-    "SphereGeometry": "pano.sphere.partial",
-    "place_on_sphere": "pano.sphere.partial",
-    "crop_from_sphere": "pano.sphere.partial",
-    "atomic_output": "pano.io.atomic",
-    "write_png": "pano.io.png",
-}
+_EXPORTS = by_module({
+    "pano.io.image": ("PanoImage", "read_image", "write_image"),
+    "pano.io.photosphere": ("LoadedSphere", "load_sphere", "save_sphere"),
+    "pano.io.header": ("IMAGE_EXTENSIONS", "probe_image"),
+    "pano.io.decode": ("decode_image",),
+    "pano.io.gpano": ("parse_gpano", "gpano_xmp", "read_sphere_geometry"),
+    "pano.io.xmp": ("read_xmp",),
+    "pano.sphere.partial": ("SphereGeometry", "place_on_sphere", "crop_from_sphere"),  # their home before the split
+    "pano.io.atomic": ("atomic_output",),
+    "pano.io.png": ("write_png",),
+})
 
 __all__ = sorted(_EXPORTS)
 

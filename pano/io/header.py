@@ -17,6 +17,11 @@ from pano.errors import InputError
 #: ``max_pixels`` (CLI: ``--max-pixels N``; 0 means no limit).
 DEFAULT_MAX_PIXELS = 300_000_000
 
+#: The image files pano reads and writes, by extension: the one list (output check, batch folders,
+#: time-lapse folders and beauty's training photos all use it).
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+IMAGE_EXTENSIONS = frozenset(FORMATS)
+
 _READ_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF"}
 _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is global
 

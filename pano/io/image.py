@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,17 +38,19 @@ from pano.io.atomic import atomic_output, check_output_path
 from pano.io.decode import DecodedImage, decode_image, quiet_stderr  # noqa: F401 - re-exported
 from pano.io.exif import output_exif
 from pano.io.gpano import gpano_problem, gpano_xmp
-from pano.io.header import DEFAULT_MAX_PIXELS, open_image, probe_image, short_reason  # noqa: F401 - re-exported
+from pano.io.header import (  # noqa: F401 - re-exported
+    DEFAULT_MAX_PIXELS,
+    FORMATS,
+    IMAGE_EXTENSIONS,
+    open_image,
+    probe_image,
+    short_reason,
+)
 from pano.io.sphere_mode import MIN_SPHERE_SIZE, Kind, ReadMode, sphere_geometry  # noqa: F401 - re-exported
 from pano.sphere.partial import SphereGeometry, is_two_to_one  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # imported where tensors are made: `pano info` never loads torch
     import torch
-
-#: The image files pano reads and writes, by extension: the one list (batch folders, time-lapse folders,
-#: beauty's training photos and the output check all use it).
-FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-IMAGE_EXTENSIONS = frozenset(FORMATS)
 
 _open = open_image  # the name pano.viewer used before the split
 
@@ -166,18 +168,11 @@ def read_image(
     """
     d = decode_image(path, max_pixels=max_pixels, reduce=reduce, for_width=for_width)
     maxval = 65535.0 if d.array.dtype == np.uint16 else 255.0
+    metadata = {f.name: getattr(d, f.name) for f in fields(DecodedImage) if f.name != "array"}  # all but the pixels
     img = PanoImage(
-        path=d.path,
         pixels=_to_tensor(d.array[:, :, :3], maxval),
         alpha=_to_tensor(d.array[:, :, 3:4], maxval) if d.has_alpha else None,
-        bit_depth=d.bit_depth,
-        format=d.format,
-        exif=d.exif,
-        icc=d.icc,
-        xmp=d.xmp,
-        gpano=d.gpano,
-        orientation=d.orientation,
-        source_size=d.source_size,
+        **metadata,
     )
     img.geometry, img.kind = sphere_geometry(img, mode)
     return img

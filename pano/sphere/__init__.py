@@ -6,21 +6,18 @@ used by ``pano info`` and the viewer, which never load torch.
 
 from __future__ import annotations
 
-from pano._lazy import lazy_exports
+from pano._lazy import by_module, lazy_exports
 
-_EXPORTS = {
-    **{name: "pano.sphere.convention" for name in ("direction_to_lonlat", "equirect_directions", "equirect_lonlat",
-                                                    "lonlat_to_direction")},
-    **{name: "pano.sphere.cubemap" for name in ("FACE_NAMES", "cubemap_to_equirect", "cubemap_views",
-                                                 "equirect_to_cubemap", "face_rotations", "pad_cubemap",
-                                                 "sample_cubemap")},
-    **{name: "pano.sphere.rotation" for name in ("random_rotations", "rotation_matrix")},
-    "resize_equirect": "pano.sphere.resize",
-    **{name: "pano.sphere.sampling" for name in ("pad_equirect", "pad_sphere", "prefilter_equirect", "sample_equirect")},
-    **{name: "pano.sphere.views" for name in ("equirect_to_views", "view_directions", "views_to_equirect")},
-    **{name: "pano.sphere.partial" for name in ("SphereGeometry", "crop_from_sphere", "is_two_to_one",
-                                                 "place_on_sphere")},
-}
+_EXPORTS = by_module({
+    "pano.sphere.convention": ("direction_to_lonlat", "equirect_directions", "equirect_lonlat", "lonlat_to_direction"),
+    "pano.sphere.cubemap": ("FACE_NAMES", "cubemap_to_equirect", "cubemap_views", "equirect_to_cubemap",
+                            "face_rotations", "pad_cubemap", "sample_cubemap"),
+    "pano.sphere.rotation": ("random_rotations", "rotation_matrix"),
+    "pano.sphere.resize": ("resize_equirect",),
+    "pano.sphere.sampling": ("pad_equirect", "pad_sphere", "prefilter_equirect", "sample_equirect"),
+    "pano.sphere.views": ("equirect_to_views", "view_directions", "views_to_equirect"),
+    "pano.sphere.partial": ("SphereGeometry", "crop_from_sphere", "is_two_to_one", "place_on_sphere"),
+})
 
 __all__ = sorted([*_EXPORTS, "rotate_equirect"])
 

@@ -21,11 +21,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from pano.errors import InputError
+from pano.io.header import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from pano.io.spherical import StereoMode
 from pano.video.source import ASPECT_TOLERANCE, eye_size_for, fit
 
 SortKey = Literal["name", "time"]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
 _DATETIME = 306

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from clips import make_clip, read_frames
+from tests.video.clips import make_clip, read_frames
 
 from pano.cli import cli
 from pano.commands.video import parse_filter_options
@@ -69,7 +69,7 @@ _SLOW_RUN = textwrap.dedent(
     """
     import sys, time, types
     sys.path.insert(0, {clips_dir!r})
-    from clips import TintBlurNoise
+    from tests.video.clips import TintBlurNoise
 
     class Slow(TintBlurNoise):
         def __call__(self, equi, progress=None):
