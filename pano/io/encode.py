@@ -14,6 +14,7 @@ from pano.io.exif import tiff_exif_tags
 
 def write_pillow(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: bytes | None,
                   icc: bytes | None, quality: int) -> None:
+    """An 8-bit ``(H, W, 3|4)`` RGB(A) array as JPEG, PNG, WebP or TIFF with its EXIF, XMP and ICC."""
     from PIL import Image, PngImagePlugin
 
     im = Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
@@ -52,6 +53,8 @@ def write_pillow(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: 
 
 def write_16bit(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: bytes | None,
                   icc: bytes | None) -> None:
+    """A 16-bit ``(H, W, 3|4)`` RGB(A) array as PNG (OpenCV, with EXIF, XMP and ICC chunks) or TIFF
+    (:func:`write_tiff_16`)."""
     import cv2
 
     bgr = arr[:, :, [2, 1, 0, 3]] if arr.shape[2] == 4 else arr[:, :, ::-1]

@@ -27,6 +27,7 @@ _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is global
 
 
 def check_input_path(path: Path) -> None:
+    """:class:`InputError` for a path that is missing, a folder, empty or not readable."""
     if not path.exists():
         raise InputError(f"{path} does not exist: check the file name")
     if path.is_dir():
@@ -42,6 +43,7 @@ def check_input_path(path: Path) -> None:
 
 
 def open_image(path: Path):  # -> PIL.Image.Image, headers only
+    """The file opened by Pillow, headers read, pixels not decoded; :class:`InputError` when Pillow cannot."""
     from PIL import Image, UnidentifiedImageError
 
     with _PIL_LOCK:
@@ -62,6 +64,7 @@ def open_image(path: Path):  # -> PIL.Image.Image, headers only
 
 
 def short_reason(exc: BaseException) -> str:
+    """An exception as one short line (at most 120 characters) for an error message."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
 
