@@ -114,7 +114,7 @@ def save_sphere(
 ) -> Path:
     """Write a processed full-sphere equirect in the source file's own geometry.
 
-    A partial source is cut back out of the sphere (:func:`pano.io.gpano.crop_from_sphere`) and
+    A partial source is cut back out of the sphere (:func:`pano.sphere.partial.crop_from_sphere`) and
     written with its own (scaled) GPano crop; a full sphere is resized to the output size. EXIF, ICC,
     alpha and bit depth follow the source (see :func:`write_image`).
 

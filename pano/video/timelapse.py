@@ -65,7 +65,7 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
     """A photosphere as a full-sphere ``(H, W, 3)`` uint8 RGB equirect (W = 2H).
 
     A partial panorama with GPano metadata is placed at its true position on the sphere (edges
-    extended), through :func:`pano.io.image.read_image` and :func:`pano.io.gpano.place_on_sphere`.
+    extended), through :func:`pano.io.image.read_image` and :func:`pano.sphere.partial.place_on_sphere`.
 
     Args:
         path: the image.
