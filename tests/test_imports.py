@@ -210,3 +210,37 @@ def test_every_name_in_each_all_resolves() -> None:
                 missing.append(f"{name}.{attr}")
     assert checked > 100  # the scan reached the package's public names
     assert not missing, f"names in __all__ that do not resolve: {', '.join(missing)}"
+
+
+def _pano_imports(path: Path) -> set[str]:
+    """The pano modules a file imports anywhere (functions and ``TYPE_CHECKING`` included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "pano"}
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[str]:
+    """The modules of ``graph`` (module -> modules it imports) that reach themselves."""
+    cycles = []
+    for start in sorted(graph):
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph.get(module, ()))
+        if start in seen:
+            cycles.append(start)
+    return cycles
+
+
+def test_io_has_no_import_cycle() -> None:
+    """Each module of pano.io imports only modules that do not import it back, not even lazily."""
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c"]  # the scan sees one
+    graph = {_module_name(p): _pano_imports(p) for p in sorted((PACKAGE / "io").glob("*.py")) if p.name != "__init__.py"}
+    assert len(graph) >= 12 and not import_cycles(graph), import_cycles(graph)

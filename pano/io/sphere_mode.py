@@ -6,25 +6,38 @@ A photosphere is a 2:1 image or one with a valid equirectangular GPano block; ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import Literal, Protocol
 
 from pano.errors import InputError
 from pano.io.gpano import gpano_problem
 from pano.sphere.partial import SphereGeometry, is_two_to_one
 
-if TYPE_CHECKING:
-    from pano.io.decode import DecodedImage
-    from pano.io.image import PanoImage
-
 ReadMode = Literal["sphere", "flat", "force-sphere"]
 Kind = Literal["full", "partial", "flat"]
+
+
+class Decoded(Protocol):
+    """What the rules read of a decoded image (:class:`pano.io.image.PanoImage` or
+    :class:`pano.io.decode.DecodedImage`)."""
+
+    path: Path
+    xmp: bytes | None
+    gpano: SphereGeometry | None
+    source_size: tuple[int, int]
+
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
 
 #: Smallest image (width, height) that --full-sphere treats as a sphere: a seam needs columns on both sides.
 MIN_SPHERE_SIZE = (4, 2)
 
 
 def sphere_geometry(
-    img: PanoImage | DecodedImage, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
+    img: Decoded, mode: ReadMode = "sphere", size: tuple[int, int] | None = None
 ) -> tuple[SphereGeometry | None, Kind]:
     """Where ``img`` lies on the sphere under ``mode`` (see :func:`pano.io.image.read_image`).
 
