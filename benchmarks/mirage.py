@@ -24,7 +24,7 @@ import torch
 from pano.device import resolve_device, resolve_precision
 from pano.filters.dream import DreamFilter, DreamSettings
 from pano.filters.mirage import MIN_FACE, MirageFilter, MirageSettings
-from pano.io.image import load_sphere
+from pano.io.photosphere import load_sphere
 from pano.models.backbones import load_backbone
 from pano.models.classifier import load_classifier
 

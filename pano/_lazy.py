@@ -8,6 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 
+def by_module(groups: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """``{module: (name, ...)}`` -> the ``{name: module}`` table :func:`lazy_exports` takes."""
+    return {name: module for module, names in groups.items() for name in names}
+
+
 def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` serving ``exports`` (name -> module that defines it)."""
 

@@ -42,8 +42,7 @@ def run_pano(capsys, *args: str | Path) -> Answer:
 
 def run_pano_process(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m pano ARGS`` as a user runs it (a real process: tracebacks, signals, fd 2)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                         str(Path(__file__).resolve().parent / "video"),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),  # pano and tests.*
                                                          os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "pano", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env)

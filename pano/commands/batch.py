@@ -17,11 +17,11 @@ from typing import Any
 
 import click
 
-from pano.commands.common import check_image_extension, default_output_path, say
+from pano.commands.common import Progress, check_image_extension, default_output_path, say
 from pano.errors import InputError, OutputError
 from pano.io.atomic import check_output_path
+from pano.io.header import IMAGE_EXTENSIONS
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
 _GLOB_CHARS = set("*?[")
 
 
@@ -61,7 +61,7 @@ def expand_inputs(args: Sequence[str | Path]) -> tuple[list[Path], bool]:
         p = Path(arg)
         if p.is_dir():
             plain = False
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith("."))
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
             if not found:
                 raise InputError(f"folder {p} holds no images (.jpg, .png, .webp, .tif): check the path")
             files.extend(found)
@@ -208,21 +208,17 @@ class _FilesBar:
     """One bar for a distributed batch: files done, rate, ETA, and the number of workers."""
 
     def __init__(self, quiet: bool, total: int, command: str) -> None:
-        self.quiet, self.total, self.command, self.bar = quiet, total, command, None
+        self.total, self.count = total, 0
+        self.bar = Progress(quiet, unit="file", desc=f"pano {command}")
 
     def start(self, plan: Any) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm  # noqa: PLC0415
-
-        self.bar = tqdm(total=self.total, unit="file", desc=f"pano {self.command}", dynamic_ncols=True)
-        self.bar.set_postfix_str(f"{plan.count} {plan.device} worker{'s' * (plan.count > 1)}")
+        self.bar.note = f"{plan.count} {plan.device} worker{'s' * (plan.count > 1)}"
+        if self.total:
+            self.bar(0, self.total)
 
     def done(self, index: int, path: Path) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
+        self.count += 1
+        self.bar(self.count, self.total)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.bar.close()

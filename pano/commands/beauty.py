@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from pano.commands.batch import batch_output_options, ray_address, ray_options
-from pano.commands.common import check_device, device_option, quiet_option
+from pano.commands.common import Progress, check_device, device_option, quiet_option
 from pano.commands.stereo import run_stereo_photo, stereo_layout, stereo_option
 from pano.errors import InputError
 
@@ -68,7 +68,7 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
         condition=spec, size=int(size), steps=steps, epochs=epochs, batch=batch, lr=lr, ngf=ngf, ndf=ndf, seed=seed,
         num_workers=num_workers, checkpoint_every=checkpoint_every, preview_every=preview_every, precision=precision,
     )
-    state: dict = {}
+    bar = Progress(quiet, unit="step", desc="train")
 
     def on_start(info: TrainStart) -> None:
         if quiet:
@@ -79,30 +79,20 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
         start = f", resuming at step {info.start_step}" if info.resumed_from else ""
         click.echo(f"pano beauty: {what}; {info.total_steps} steps ({info.steps_per_epoch}/epoch) on {info.device} "
                    f"{info.dtype}{start}", err=True)
-        from tqdm import tqdm
-
-        state["bar"] = tqdm(total=info.total_steps, initial=info.start_step, unit="step", dynamic_ncols=True,
-                            desc="train")
+        bar(info.start_step, info.total_steps)
 
     def on_step(step: int, total: int, losses: dict[str, float]) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            return
-        bar.update(1)
-        if losses and step % 10 == 0:
-            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+        bar(step, total, ", ".join(f"{k}={v:.3f}" for k, v in losses.items()) if losses and step % 10 == 0 else "")
 
     try:
         result = train(folder, model, config, device=dev, resume=resume, overwrite=overwrite,
                        on_start=on_start, on_step=on_step)
     except KeyboardInterrupt:
-        if "bar" in state:
-            state["bar"].close()
+        bar.close()
         click.echo("pano: interrupted: run the same command with --resume to continue from the last checkpoint", err=True)
         raise SystemExit(130) from None
     finally:
-        if "bar" in state:
-            state["bar"].close()
+        bar.close()
     if not quiet:
         losses = ", ".join(f"{k} {v:.3f}" for k, v in result.losses.items())
         click.echo(f"wrote {result.model_path} (step {result.step}; {losses}; {result.seconds:.0f} s)")
@@ -196,23 +186,8 @@ class _Painter:
         if img.kind == "partial":
             raise InputError(f"{image.name} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
         filt = BeautyFilter(self.model, view_size=job.view_size, flat=job.flat, precision=job.precision)
-        bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(unit="view", dynamic_ncols=True, desc="beauty")
-
-        def progress(done: int, total: int, label: str) -> None:
-            if bar is not None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-        try:
+        with Progress(quiet, unit="view", desc="beauty") as progress:
             out = filt(img.pixels.to(dev), progress=progress)
-        finally:
-            if bar is not None:
-                bar.close()
         out = out.cpu()
         if job.side_by_side:
             out = torch.cat([img.pixels.cpu(), out], dim=3)

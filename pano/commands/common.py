@@ -26,7 +26,7 @@ def output_path(input_path: str | Path, suffix: str, output: str | None, overwri
 def check_image_extension(path: Path) -> None:
     """An image output's extension must be one pano writes: refused before any work, not after it."""
     from pano.errors import OutputError
-    from pano.io.image import FORMATS
+    from pano.io.header import FORMATS
 
     if path.suffix.lower() not in FORMATS:
         raise OutputError(
@@ -81,7 +81,7 @@ def read_mode(flat: bool, full_sphere: bool) -> str:
 
 def max_pixels_arg(max_pixels: int | None):
     """The ``max_pixels`` argument for the readers: ``None`` -> default guard, ``0`` -> no limit."""
-    from pano.io.image import DEFAULT_MAX_PIXELS
+    from pano.io.header import DEFAULT_MAX_PIXELS
 
     if max_pixels is None:
         return DEFAULT_MAX_PIXELS
@@ -89,22 +89,43 @@ def max_pixels_arg(max_pixels: int | None):
 
 
 class Progress:
-    """A tqdm progress bar fed by the library's ``progress(done, total, label)`` callbacks (silent with -q)."""
+    """The CLI's one tqdm bar on stderr, fed by the library's one progress signature
+    ``progress(done, total, label)`` (:data:`pano.filters.base.ProgressFn`; silent with -q).
 
-    def __init__(self, quiet: bool, unit: str = "step", desc: str = "") -> None:
-        self.quiet, self.unit, self.desc = quiet, unit, desc
+    With a ``desc`` the bar is one for the whole run and ``label`` is shown beside the count (after
+    :attr:`note`, e.g. the number of workers); without one, ``label`` names the bar and a new label or
+    total starts a new bar (upscale's passes). The first call may start past 0 (a resumed run). A call
+    with ``total == 0`` is a message (an out-of-memory retry): the bar closes and ``pano: label`` is
+    printed as one line.
+    """
+
+    def __init__(self, quiet: bool, unit: str = "step", desc: str = "", *, leave: bool = True) -> None:
+        self.quiet, self.unit, self.desc, self.leave = quiet, unit, desc, leave
+        self.note = ""
         self.bar = None
+        self._label: str | None = None
 
-    def __call__(self, done: int, total: int, label: str) -> None:
+    def __call__(self, done: int, total: int, label: str = "") -> None:
         if self.quiet:
             return
+        if total == 0:
+            self.close()
+            click.echo(f"pano: {label}", err=True)
+            return
+        if self.bar is not None and not self.desc and (label != self._label or total != self.bar.total):
+            self.close()
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, dynamic_ncols=True, leave=True)
+            self.bar = tqdm(total=total, initial=done, unit=self.unit, desc=self.desc or label, dynamic_ncols=True,
+                            leave=self.leave)
+            self._label = label
         if self.bar.total != total:
             self.bar.total = total
-        self.bar.set_postfix_str(label, refresh=False)
+        if self.desc:
+            postfix = ", ".join(s for s in (self.note, label) if s)
+            if postfix:
+                self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

@@ -247,7 +247,8 @@ def _dtype_name(dtype) -> str:
 def _read_input(image: Path, mode: str, limit):
     """(loaded, pixels): for a sphere the full-sphere equirect at the input's own resolution (the dream's change
     is carried up to it), for a flat photo its pixels."""
-    from pano.io.image import load_sphere, read_image
+    from pano.io.image import read_image
+    from pano.io.photosphere import load_sphere
 
     if mode == "flat":
         img = read_image(image, mode="flat", max_pixels=limit)
@@ -289,7 +290,7 @@ def _mask_tensor(mask: Path, loaded, flat: bool, limit):
     g = loaded.image.geometry
     mh, mw = m.shape[-2:]
     if g is not None and not g.is_full and abs(mw / mh - g.crop_width / g.crop_height) < 0.02:
-        from pano.io.gpano import place_on_sphere
+        from pano.sphere.partial import place_on_sphere
 
         m, _ = place_on_sphere(m, g, full_width=loaded.equirect.shape[-1])
         return m
@@ -311,7 +312,8 @@ def _upscale(result, scale: int, dev, precision: str, quiet: bool, flat: bool):
 
 
 def _write(result, out_path: Path, loaded, image: Path, flat: bool, scale: int, overwrite: bool, xmp: dict) -> None:
-    from pano.io.image import save_sphere, write_image
+    from pano.io.image import write_image
+    from pano.io.photosphere import save_sphere
 
     if flat:
         h, w = loaded.pixels.shape[-2:]

@@ -37,7 +37,9 @@ def image_info(path: str | os.PathLike, flat: bool = False, max_pixels: int | No
     Raises:
         InputError: the file cannot be read (missing, corrupt, too large, ...).
     """
-    from pano.io.image import DEFAULT_MAX_PIXELS, decode_image, sphere_geometry
+    from pano.io.decode import decode_image
+    from pano.io.header import DEFAULT_MAX_PIXELS
+    from pano.io.sphere_mode import sphere_geometry
     from pano.io.stereo import stereo_of_geometry
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels

@@ -12,18 +12,11 @@ from pano.commands.common import device_option, max_pixels_arg, read_mode, spher
 
 def classifier_options(f):
     """``--model``, ``--weights``, ``--labels``: which classifier looks (shared with ``pano mirage``)."""
-    f = click.option(
-        "--labels",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Class names of your own classifier, one per line (with --weights; e.g. Places365's categories file).",
-    )(f)
-    f = click.option(
-        "--weights",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Your own weights for --model's architecture (.pth/.safetensors), loaded safely.",
-    )(f)
+    for name, text in (
+        ("--labels", "Class names of your own classifier, one per line (with --weights; e.g. Places365's categories file)."),
+        ("--weights", "Your own weights for --model's architecture (.pth/.safetensors), loaded safely."),
+    ):
+        f = click.option(name, type=click.Path(dir_okay=False, path_type=Path), default=None, help=text)(f)
     f = click.option("--model", default="efficientnet_lite0", show_default=True, help="Classifier id (see pano models).")(f)
     return f
 
@@ -31,25 +24,14 @@ def classifier_options(f):
 def load_input(image: Path, mode: str, limit, width: int = 2048):
     """(loaded, pixels, mask): a sphere at (at most) ``width`` px with its mask of real pixels (None when
     full), or a flat photo's pixels."""
-    from pano.io.gpano import read_sphere_geometry
-    from pano.io.image import load_sphere, read_image
+    from pano.io.image import read_image
+    from pano.io.photosphere import load_sphere
 
     if mode == "flat":
         img = read_image(image, mode="flat", max_pixels=limit)
         return img, img.pixels, None
-    geometry = read_sphere_geometry(image)
-    if geometry is None:
-        from PIL import Image
-
-        try:
-            with Image.open(image) as im:
-                full = im.size[0]
-        except Exception:  # unreadable: load_sphere below gives the one-line error
-            full = 0
-    else:
-        full = geometry.full_width
-    # decoded just big enough for the classifier's views, never upsampled
-    loaded = load_sphere(image, mode=mode, full_width=width if full > width else None, max_pixels=limit)
+    # one open of the file: decoded just big enough for the classifier's views, never upsampled
+    loaded = load_sphere(image, mode=mode, max_width=width, max_pixels=limit)
     pixels = loaded.equirect
     mask = None
     if mode != "flat" and not loaded.image.geometry.is_full:

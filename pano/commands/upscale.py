@@ -8,39 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pano.commands.batch import batch_output_options, ray_address, ray_options
-from pano.commands.common import check_device, device_option, quiet_option
+from pano.commands.common import Progress, check_device, device_option, quiet_option
 from pano.commands.stereo import run_stereo_photo, stereo_layout, stereo_option
 from pano.errors import InputError
-
-
-def _progress_bar(quiet: bool):
-    """A ``progress(done, total, label)`` callback drawing a tqdm bar on stderr (None when quiet)."""
-    if quiet:
-        return None, lambda: None
-    from tqdm import tqdm
-
-    state: dict = {"bar": None}
-
-    def progress(done: int, total: int, label: str) -> None:
-        if total == 0:  # a message: out-of-memory retry
-            if state["bar"] is not None:
-                state["bar"].close()
-                state["bar"] = None
-            click.echo(f"pano: {label}", err=True)
-            return
-        bar = state["bar"]
-        if bar is None or bar.total != total:
-            if bar is not None:
-                bar.close()
-            bar = state["bar"] = tqdm(total=total, desc=label, unit="tile", leave=False, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-
-    def close() -> None:
-        if state["bar"] is not None:
-            state["bar"].close()
-
-    return progress, close
 
 
 @click.command("upscale")
@@ -177,9 +147,8 @@ class _Upscaler:
         wrap_x = g is not None and g.crop_width >= g.full_width
         pole_top = wrap_x and g is not None and g.crop_top <= 0
         pole_bottom = wrap_x and g is not None and g.crop_top + g.crop_height >= g.full_height
-        progress, close = _progress_bar(quiet)
         out_dtype = torch.float32 if img.bit_depth == 16 else torch.uint8
-        try:
+        with Progress(quiet, unit="tile", leave=False) as progress:  # one bar per pass, named by the filter
             result = filt.upscale(
                 img.pixels,
                 wrap_x=wrap_x,
@@ -189,8 +158,6 @@ class _Upscaler:
                 out_device="cpu",
                 progress=progress,
             )
-        finally:
-            close()
         image = result[0].permute(1, 2, 0).numpy() if out_dtype == torch.uint8 else result
         write_image(image, out_path, like=img, overwrite=job.overwrite)
         if not quiet:

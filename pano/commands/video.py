@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from pano.commands.batch import ray_options
-from pano.commands.common import default_output_path, device_option, output_options, quiet_option
+from pano.commands.common import Progress, default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError
 
 FILTERS = ("dream", "beauty", "upscale", "mirage")
@@ -315,22 +315,13 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
     filt = build_filter(filter_name, filter_options) if ray is None else None  # on Ray: built by each worker
 
-    from tqdm import tqdm  # noqa: PLC0415
+    state: dict[str, Any] = {"done": 0, "workers": ""}
+    bar = Progress(quiet, unit="frame", desc="pano video")  # drawn from the first frame: errors before it are one clean line
 
-    state: dict[str, Any] = {"done": 0, "bar": None, "workers": ""}
-
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, label: str = "") -> None:
         state["done"] = done
-        if quiet:
-            return
-        bar = state["bar"]
-        if bar is None:  # created on the first frame, so errors before it print one clean line
-            bar = state["bar"] = tqdm(total=total, initial=done, unit="frame", dynamic_ncols=True, desc="pano video")
-            if state["workers"]:
-                bar.set_postfix_str(state["workers"], refresh=False)
-        if bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+        bar.note = state["workers"]
+        bar(done, total, label)
 
     try:
         if ray is None:
@@ -339,9 +330,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
             result = _on_ray(ray, workers, device, FilterFactory(filter_name, filter_options), (chunk, chunk_warmup, chunk_overlap),
                              options, state, lambda engine: process_video(input_path, engine.filter, out, frames_out, options, progress=progress, engine=engine))
     except KeyboardInterrupt:
-        if state["bar"] is not None:
-            state["bar"].close()
-            state["bar"] = None
+        bar.close()
         from pano.video.state import work_dir_for  # noqa: PLC0415
 
         work = work_dir_for(out if out is not None else frames_out)  # type: ignore[arg-type]
@@ -352,8 +341,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
             click.echo(f"pano: stopped after {state['done']} frames; nothing was kept", err=True)
         raise SystemExit(130) from None
     finally:
-        if state["bar"] is not None:
-            state["bar"].close()
+        bar.close()
     for warning in result.warnings:  # even with -q: the output is shorter than the input
         click.echo(f"pano: warning: {warning}", err=True)
     if not quiet:

@@ -26,7 +26,7 @@ def media_problem(path: Path, kind: str) -> str | None:
 
     try:
         if kind == "image":
-            from pano.io.image import decode_image
+            from pano.io.decode import decode_image
 
             decode_image(path, reduce=8)
         else:

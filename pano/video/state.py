@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,21 +19,10 @@ import cv2
 import numpy as np
 
 from pano.errors import InputError, OutputError
+from pano.io.png import write_png
 
 _STATE = "state.json"
 _VERSION = 1
-
-
-def write_png(path: Path, rgb: np.ndarray, compression: int = 3) -> bool:
-    """``cv2.imwrite`` of a uint8 RGB frame; False when it fails (full disk...), with libpng's own complaint
-    kept off stderr so that pano's one line is the only one."""
-    from pano.io.image import quiet_stderr  # noqa: PLC0415
-
-    with quiet_stderr():
-        try:
-            return bool(cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, compression]))
-        except cv2.error:
-            return False
 
 
 def work_dir_for(target: Path) -> Path:
@@ -101,12 +89,7 @@ class WorkDir:
 
     def save(self, index: int, rgb: np.ndarray) -> None:
         """Store frame ``index`` (uint8 RGB) atomically."""
-        final = self.frame_path(index)
-        tmp = final.with_suffix(".tmp.png")
-        if not write_png(tmp, rgb, compression=1):
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {tmp}: check free disk space")
-        os.replace(tmp, final)
+        write_png(self.frame_path(index), rgb, compression=1)
 
     def load(self, index: int) -> np.ndarray:
         """Frame ``index`` as uint8 RGB."""

@@ -21,11 +21,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from pano.errors import InputError
+from pano.io.header import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from pano.io.spherical import StereoMode
 from pano.video.source import ASPECT_TOLERANCE, eye_size_for, fit
 
 SortKey = Literal["name", "time"]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
 _DATETIME = 306
@@ -65,7 +65,7 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
     """A photosphere as a full-sphere ``(H, W, 3)`` uint8 RGB equirect (W = 2H).
 
     A partial panorama with GPano metadata is placed at its true position on the sphere (edges
-    extended), through :func:`pano.io.image.read_image` and :func:`pano.io.gpano.place_on_sphere`.
+    extended), through :func:`pano.io.image.read_image` and :func:`pano.sphere.partial.place_on_sphere`.
 
     Args:
         path: the image.
@@ -74,15 +74,10 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
     Raises:
         InputError: unreadable, or neither 2:1 nor GPano-tagged.
     """
-    from pano.io.gpano import place_on_sphere  # noqa: PLC0415
-    from pano.io.image import probe_image, read_image  # noqa: PLC0415
+    from pano.io.image import read_image  # noqa: PLC0415
+    from pano.sphere.partial import place_on_sphere  # noqa: PLC0415
 
-    reduce = 1
-    if width:
-        ratio = probe_image(path)[0] // width  # the crop is at most the full width: never too coarse
-        while reduce * 2 <= min(ratio, 8):
-            reduce *= 2
-    img = read_image(path, mode="sphere", reduce=reduce)
+    img = read_image(path, mode="sphere", for_width=width)  # one open, decoded only as large as width needs
     pixels = img.pixels
     if img.kind != "full" and img.geometry is not None:
         pixels, _ = place_on_sphere(pixels, img.geometry, full_width=width)
@@ -96,7 +91,7 @@ def load_sphere_rgb(path: Path, width: int | None = None) -> np.ndarray:
 def check_images(files: list[Path]) -> None:
     """Every image's header checked before the run starts (not an image, other format, decompression
     bomb: one :class:`InputError`); truncated pixel data is found when the frame is decoded."""
-    from pano.io.image import probe_image  # noqa: PLC0415
+    from pano.io.header import probe_image  # noqa: PLC0415
 
     for path in files:
         probe_image(path)

@@ -228,11 +228,11 @@ def _stereo_of_image(path: Path) -> StereoMode:
 def _image_size(path: Path) -> tuple[int, int] | None:
     """``(width, height)`` from the image's header, or ``None`` when it cannot be read."""
     try:
-        from pano.io.image import _open
+        from pano.io.header import open_image
     except ImportError:  # pragma: no cover
         return None
     try:
-        im = _open(path)
+        im = open_image(path)
     except InputError:
         return None
     try:

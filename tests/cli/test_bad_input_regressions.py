@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from _bad_inputs import TinyDisk, files_under, make_bad_input, run_pano, run_pano_process, sphere_jpeg, truncated_copy
+from tests._bad_inputs import TinyDisk, files_under, make_bad_input, run_pano, run_pano_process, sphere_jpeg, truncated_copy
 
 TRAIN = ["--size", "32", "--batch", "1", "--ngf", "4", "--ndf", "4", "--num-workers", "0", "--checkpoint-every", "0",
          "--preview-every", "0", "--device", "cpu", "-q"]

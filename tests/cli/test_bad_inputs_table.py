@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _bad_inputs import files_under, make_bad_input, run_pano, sphere_jpeg
+from tests._bad_inputs import files_under, make_bad_input, run_pano, sphere_jpeg
 
 CASES = ["missing", "zero-bytes", "directory", "text-named-jpg", "truncated-jpeg", "decompression-bomb", "bmp",
          "1x1", "impossible-gpano"]

@@ -27,6 +27,6 @@ class Marking:
 
 def tint(device: str):
     """The video tests' cheap real filter (a noisy tint that flickers like a dream), built on ``device``."""
-    from clips import TintBlurNoise
+    from tests.video.clips import TintBlurNoise
 
     return TintBlurNoise(device=device)

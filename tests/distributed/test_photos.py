@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from _jobs import Marking
+from tests.distributed._jobs import Marking
 from pano.commands.dream import DreamJob
 from pano.distributed.photos import run_photos
 from pano.filters.dream import DreamSettings

@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from _jobs import tint
-from clips import encode_frames
+from tests.distributed._jobs import tint
+from tests.video.clips import encode_frames
 from pano.distributed.video import Chunking, RayFrames, boundary_flicker
 from pano.io.spherical import read_spherical_metadata
 from pano.video.pipeline import VideoOptions, process_video
@@ -84,7 +84,7 @@ def test_audio_metadata_one_worker_same_frames_and_resume_after_ctrl_c(ray_local
     # Ctrl-C on the driver after 10 frames (one worker): no output file, the finished frames kept for --resume
     stopped = tmp_path / "stopped.mp4"
 
-    def interrupt(done: int, total: int) -> None:
+    def interrupt(done: int, total: int, label: str = "") -> None:
         if done >= 10:
             raise KeyboardInterrupt
 

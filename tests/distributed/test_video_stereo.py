@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clips import TintBlurNoise, encode_frames
+from tests.video.clips import TintBlurNoise, encode_frames
 from pano.distributed.video import Chunking, RayFrames
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.video.pipeline import VideoOptions, process_video

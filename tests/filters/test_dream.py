@@ -29,7 +29,7 @@ from pano.models.backbones import load_backbone
 from pano.models.registry import get_spec
 from pano.sphere.resize import resize_equirect
 
-from _spheres import sphere_and_turned_from
+from tests._spheres import sphere_and_turned_from
 
 # real photos at 1024x512, 3 octaves of 5 steps: the pole measure is statistical (rings of a 90° view), so the
 # spheres must be large enough for the dream's motifs to be small against the rings

@@ -154,7 +154,7 @@ def test_cli_partial_photosphere_and_flat_photo(tmp_path, photosphere_dir, flowe
 
 
 def test_video_filter_mirage(tmp_path):
-    from clips import make_clip, read_frames
+    from tests.video.clips import make_clip, read_frames
 
     clip = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     out = tmp_path / "clip_mirage.mp4"

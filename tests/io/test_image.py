@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageOps
 
 from pano.errors import InputError, OutputError
-from pano.io import image as image_mod
+from pano.io import encode as encode_mod
 from pano.io.image import read_image, write_image
 
 
@@ -246,7 +246,7 @@ def test_encoder_failure_leaves_nothing_behind(photo: torch.Tensor, tmp_path: Pa
         Path(tmp).write_bytes(b"half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(image_mod, "_write_pillow", broken)
+    monkeypatch.setattr(encode_mod, "write_pillow", broken)
     with pytest.raises(OutputError, match="No space left"):
         write_image(photo, tmp_path / "out.jpg")
     assert _files(tmp_path) == []
@@ -264,7 +264,7 @@ def test_16bit_tiff_written_by_tifffile_reads_like_one_written_before(tmp_path: 
 
     import tifffile
 
-    from pano.io.image import _write_tiff_16
+    from pano.io.encode import write_tiff_16
 
     before = tmp_path / "before.tif"
     before.write_bytes(base64.b64decode(_TIFF16_BEFORE))
@@ -275,7 +275,7 @@ def test_16bit_tiff_written_by_tifffile_reads_like_one_written_before(tmp_path: 
     assert pixels.dtype == np.uint16 and pixels.shape == (3, 5, 4) and len(np.unique(pixels)) > 50
 
     after = tmp_path / "after.tif"
-    _write_tiff_16(pixels, after, xmp, icc, text)
+    write_tiff_16(pixels, after, xmp, icc, text)
     with tifffile.TiffFile(after) as tif:
         page = tif.pages[0]
         assert np.array_equal(page.asarray(), pixels)

@@ -44,3 +44,42 @@ def test_plain_sphere_and_force_sphere(equirect_dir: Path, tmp_path: Path) -> No
     out = save_sphere(forced.equirect * 0 + 0.5, tmp_path / "forced.jpg", forced)
     assert read_image(out, mode="flat").pixels.shape == (1, 3, 40, 60)  # back to the file's own size
     assert torch.allclose(read_image(out, mode="flat").pixels, torch.tensor(0.5), atol=0.01)
+
+
+def test_one_open_gives_the_geometry_and_the_pixels_at_the_size_needed(tmp_path: Path, monkeypatch) -> None:
+    """load_sphere opens the file once (header, GPano and pixels from the same open) and decodes a JPEG only as
+    large as the working width needs (DCT scaling), for a full sphere and a partial one; never upsampled."""
+    from pano.io.decode import reduction_for
+    from pano.io.gpano import SphereGeometry
+    from pano.io.image import write_image
+
+    def smooth(h: int, w: int) -> torch.Tensor:  # photo-like content (JPEG of pure noise is not what pano reads)
+        return F.interpolate(torch.rand(1, 3, h // 16, w // 16), size=(h, w), mode="bilinear", align_corners=False)
+
+    full = tmp_path / "full.jpg"
+    write_image(smooth(512, 1024), full)
+    partial = tmp_path / "partial.jpg"
+    write_image(smooth(400, 800), partial, geometry=SphereGeometry(2000, 1000, 1800, 200, 800, 400))
+    opened: list[Path] = []
+    real_open = Image.open
+
+    def counting_open(fp, *args, **kwargs):
+        opened.append(Path(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    s = load_sphere(full, max_width=256)
+    assert opened == [full]
+    assert s.image.width == 256 and s.equirect.shape == (1, 3, 128, 256)  # decoded at 1/4, no resize needed
+    assert s.image.source_size == (1024, 512)
+
+    opened.clear()
+    s = load_sphere(partial, max_width=500)
+    assert opened == [partial]
+    assert reduction_for(2000, 500) == 4 and s.image.width == 200  # the crop at 1/4: 800 -> 200 px
+    assert s.equirect.shape == (1, 3, 250, 500) and s.image.kind == "partial"
+    assert s.mask.mean().item() == pytest.approx(800 * 400 / (2000 * 1000), abs=0.01)  # placed, wrapping at ±180°
+
+    opened.clear()
+    s = load_sphere(full, max_width=4096)  # a smaller sphere keeps its own size
+    assert opened == [full] and s.equirect.shape == (1, 3, 512, 1024)

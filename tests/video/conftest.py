@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clips import TintBlurNoise, encode_frames, make_clip
+from tests.video.clips import TintBlurNoise, encode_frames, make_clip
 
 
 @pytest.fixture()

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _bad_inputs import TinyDisk, files_under, png_claiming, run_pano, run_pano_process, sphere_jpeg, truncated_copy
-from clips import make_clip
+from tests._bad_inputs import TinyDisk, files_under, png_claiming, run_pano, run_pano_process, sphere_jpeg, truncated_copy
+from tests.video.clips import make_clip
 
-TINT = ["--filter", "clips:TintBlurNoise", "--noise", "0.1"]
+TINT = ["--filter", "tests.video.clips:TintBlurNoise", "--noise", "0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +195,7 @@ def test_sigterm_mid_video_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     import time
 
     clip = make_clip(tmp_path / "long.mp4", frames=100, audio=False)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                         str(Path(__file__).resolve().parent)])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # pano and tests.video.clips
     proc = subprocess.Popen([sys.executable, "-m", "pano", "video", str(clip), "-o", str(tmp_path / "o.mp4"), "-q",
                              *TINT], stderr=subprocess.PIPE, text=True, env=env)
     work = tmp_path / ".o.mp4.pano-work"

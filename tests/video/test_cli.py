@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from clips import make_clip, read_frames
+from tests.video.clips import make_clip, read_frames
 
 from pano.cli import cli
 from pano.commands.video import parse_filter_options
@@ -68,8 +68,8 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path: Path, tint_module:
 _SLOW_RUN = textwrap.dedent(
     """
     import sys, time, types
-    sys.path.insert(0, {clips_dir!r})
-    from clips import TintBlurNoise
+    sys.path.insert(0, {root_dir!r})  # the checkout: tests.video.clips
+    from tests.video.clips import TintBlurNoise
 
     class Slow(TintBlurNoise):
         def __call__(self, equi, progress=None):
@@ -86,7 +86,7 @@ _SLOW_RUN = textwrap.dedent(
 
 
 def _run(script: Path, args: list[str], delay: float) -> subprocess.Popen:
-    script.write_text(_SLOW_RUN.format(clips_dir=str(Path(__file__).parent), delay=delay))
+    script.write_text(_SLOW_RUN.format(root_dir=str(Path(__file__).resolve().parents[2]), delay=delay))
     return subprocess.Popen([sys.executable, str(script), "video", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

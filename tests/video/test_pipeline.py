@@ -9,7 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from clips import TintBlurNoise, encode_frames, make_clip, read_frames
+from tests.video.clips import TintBlurNoise, encode_frames, make_clip, read_frames
 
 from pano.errors import InputError
 from pano.io.spherical import SphericalMetadata, read_spherical_metadata, write_spherical_metadata
@@ -227,7 +227,7 @@ def test_decoded_stream_matches_input_frames(clip: Path) -> None:
 
 
 def test_filters_that_take_init_get_the_carried_frame_and_per_frame_seeds(clip: Path, tmp_path: Path) -> None:
-    from clips import InitAware
+    from tests.video.clips import InitAware
 
     filt = InitAware(noise=0.3)
     process_video(clip, filt, None, tmp_path / "a", VideoOptions(seed=5, max_frames=4))

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from clips import make_clip, read_frames
+from tests.video.clips import make_clip, read_frames
 
 from pano.errors import InputError
 from pano.io.spherical import (

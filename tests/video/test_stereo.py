@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from clips import TintBlurNoise, encode_frames, read_frames
+from tests.video.clips import TintBlurNoise, encode_frames, read_frames
 
 from pano.io.spherical import SPHERICAL_V1_UUID, SphericalMetadata, read_spherical_metadata, write_spherical_metadata
 from pano.io.video import probe_video

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _viewdata import CHROMIUM, CHROMIUM_ARGS, ORANGE, PARTIAL_EAST, PARTIAL_WEST, quadrant_sphere, write_clip  # noqa: E402
+from tests.viewer._viewdata import CHROMIUM, CHROMIUM_ARGS, ORANGE, PARTIAL_EAST, PARTIAL_WEST, quadrant_sphere, write_clip  # noqa: E402
 
 
 @pytest.fixture(scope="session")

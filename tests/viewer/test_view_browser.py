@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _viewdata import (
+from tests.viewer._viewdata import (
     BACKGROUND,
     BLUE,
     CYAN,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from _upscale_data import sphere_from
+from tests.filters.upscale._upscale_data import sphere_from
 
 
 @pytest.fixture(scope="session")

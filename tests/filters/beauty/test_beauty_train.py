@@ -32,7 +32,7 @@ from pano.filters.conditions import ConditionSpec
 from pano.metrics import TURN, pole_minus_equator
 from pano.models.pix2pix import UNetGenerator, init_weights
 
-from _spheres import isotropic_sphere
+from tests._spheres import isotropic_sphere
 
 SIZE, NGF, STEPS, BATCH = 64, 8, 300, 2
 HEIGHT_ISO = 256  # 512x256 random spheres for the pole test

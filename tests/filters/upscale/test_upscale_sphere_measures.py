@@ -18,8 +18,8 @@ import torch
 from pano.filters.upscale import BLOCK_GRID_SOFTENING, soften_block_grid, upscale_tensor
 from pano.metrics import TURN, cube_edge_ratio, pole_anisotropy, pole_minus_equator, wrap_seam_ratio
 
-from _spheres import isotropic_sphere, sphere_and_turned_from
-from _upscale_data import sphere_from
+from tests._spheres import isotropic_sphere, sphere_and_turned_from
+from tests.filters.upscale._upscale_data import sphere_from
 
 SEEDS = range(4)
 HEIGHT = 256  # x4 -> 1024 x 2048: the output matches the measures' 512-px, 90° views

@@ -10,7 +10,7 @@ from pano.errors import DeviceError, ModelError
 from pano.filters.upscale import UpscaleFilter, pad_sphere, soften_block_grid, upscale_tensor
 from pano.metrics import _views, cube_edge_ratio, ring_anisotropy, wrap_seam_ratio
 
-from _spheres import isotropic_sphere
+from tests._spheres import isotropic_sphere
 
 TILE = 40  # petra is 48 x 96: 2 rows x 4 columns of overlapping tiles
 FLAT = {"wrap_x": False, "pole_top": False, "pole_bottom": False}

@@ -13,7 +13,7 @@ from pano.models.ncnn import load_ncnn
 from pano.models.sr import SR_MODELS, load_sr_model, ncnn_model_dir, ncnn_state_dict, sr_model_rows
 from pano.models.weights import save_state_dict_file
 
-from _upscale_data import sphere_from
+from tests.filters.upscale._upscale_data import sphere_from
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
