@@ -103,25 +103,102 @@ def test_anti_aliased_at_the_poles(tmp_path: Path) -> None:
     assert naive.std() > 25  # the baseline aliases
 
 
-def test_cache_keyed_by_content_never_beside_the_file(tmp_path: Path) -> None:
+def test_cache_keyed_by_content_never_beside_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second viewer of the same bytes (another `pano view`, another name) serves the tiles the first
+    one built, without decoding or building; a changed file gets a pyramid of its own."""
     src_dir, cache = tmp_path / "photos", tmp_path / "cache"
     src_dir.mkdir()
-    Image.fromarray(smooth_sphere(256)).save(src_dir / "a.png")
+    Image.fromarray(smooth_sphere(512)).save(src_dir / "a.png")
     shutil.copy(src_dir / "a.png", src_dir / "copy.png")
-    a = TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T)
+    a = TileSource(src_dir / "a.png", 512, 256, folder=cache, tile=T)
     first = a.tile_file(0, 2, 0, 0)
-    assert first.is_file() and cache in first.parents
+    assert first.is_file() and cache in first.parents and a.builds == 1
+    assert a.tile_file(1, 2, 1, 1).is_file() and a.builds == 1  # every tile was made by that one build
     assert sorted(p.name for p in src_dir.iterdir()) == ["a.png", "copy.png"]  # nothing written beside the photos
-    again = TileSource(src_dir / "copy.png", 256, 128, folder=cache, tile=T)  # same bytes: same tiles, no decoding
+    built = {p: p.read_bytes() for p in a.folder.rglob("*.jpg")}
+    assert len(built) == 6 * (1 + 4)
 
-    def no_decoding() -> None:
-        raise AssertionError("decoded again")
+    def no_build(self: TileSource) -> None:
+        raise AssertionError("built again")
 
-    again._equirects = no_decoding  # type: ignore[method-assign]
-    assert again.tile_file(0, 2, 0, 0) == first
-    Image.fromarray(255 - smooth_sphere(256)).save(src_dir / "a.png")  # new content: a new folder
-    assert TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T).folder != a.folder
-    assert not list(cache.rglob("*.part*")) and not list(cache.rglob(".tile.*"))  # no half-written files
+    monkeypatch.setattr(TileSource, "build", no_build)
+    again = TileSource(src_dir / "copy.png", 512, 256, folder=cache, tile=T)  # same bytes: same tiles
+    assert again.tile_file(0, 2, 0, 0) == first and again.builds == 0
+    assert {p: p.read_bytes() for p in again.folder.rglob("*.jpg")} == built  # untouched
+    monkeypatch.undo()
+    Image.fromarray(255 - smooth_sphere(512)).save(src_dir / "a.png")  # new content: a new pyramid
+    changed = TileSource(src_dir / "a.png", 512, 256, folder=cache, tile=T)
+    assert changed.folder != a.folder
+    tile = read(changed.tile_file(0, 0, 0, 0))
+    assert changed.builds == 1 and np.abs(tile + read(first.parent.parent / "0" / "0_0.jpg") - 255).mean() < 4
+    assert sorted(p.name for p in src_dir.iterdir()) == ["a.png", "copy.png"]
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_interrupted_build_is_never_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build stopped half way (an error, Ctrl-C, or a killed process) leaves nothing a later run
+    would serve: tiles go to a temporary folder that is renamed into place only when complete."""
+    import subprocess
+    import sys
+
+    Image.fromarray(smooth_sphere(512)).save(tmp_path / "a.png")
+    cache = tmp_path / "cache"
+    saved = tiles_module._save_tile
+    calls = []
+
+    def interrupted(array: np.ndarray, path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        saved(array, path)
+
+    monkeypatch.setattr(tiles_module, "_save_tile", interrupted)
+    src = TileSource(tmp_path / "a.png", 512, 256, folder=cache, tile=T)
+    with pytest.raises(KeyboardInterrupt):
+        src.tile_file(0, 0, 0, 0)
+    assert not src.folder.exists() and list(cache.iterdir()) == []  # the partial build is gone
+    assert all(cache in p.parents and p.name.endswith(".jpg") for p in calls)
+    monkeypatch.setattr(tiles_module, "_save_tile", saved)
+
+    # a process killed while building leaves its temporary folder; the next build removes it and
+    # never serves from it
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = cache / f".{src.folder.name}.{dead.pid}-abcd.part"
+    (stale / "0" / "0").mkdir(parents=True)
+    (stale / "0" / "0" / "0_0.jpg").write_bytes(b"half a tile")
+    tile = src.tile_file(0, 0, 0, 0)
+    assert src.builds == 1 and tile.parent.parent.parent == src.folder
+    assert Image.open(tile).size == (T + 2, T + 2)
+    assert not stale.exists() and sorted(p.name for p in cache.iterdir()) == [src.folder.name]
+
+
+def test_build_memory_is_bounded(tmp_path: Path) -> None:
+    """The build holds the decoded image and one face of the finest level, never a full-size copy of
+    the image or of any level: the arrays it allocates (tracemalloc sees numpy's, not Pillow's
+    decoded image) peak well under the decoded image's size."""
+    import tracemalloc
+
+    width = 4096
+    lon, lat = lonlat(width, width // 2)
+    img = (128 + 100 * np.sin(lon * 7) * np.cos(lat)).astype(np.uint8)
+    Image.fromarray(np.repeat(img[..., None], 3, -1)).save(tmp_path / "big.png")
+    decoded = width * (width // 2) * 3
+    # blocks of 64 face pixels: the same share of the face as the default 256 for a 16384-wide sphere
+    src = TileSource(tmp_path / "big.png", width, width // 2, folder=tmp_path / "cache", tile=128, block=64)
+    assert src.face_sizes == (128, 256, 512, 1024)
+    _rotations()  # torch's import is not the build's memory
+    tracemalloc.start()
+    try:
+        src.build()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert src.builds == 1 and len(list(src.folder.rglob("*.jpg"))) == 6 * (1 + 4 + 16 + 64)
+    assert peak < 0.6 * decoded, f"peak {peak / 2**20:.1f} MiB for a {decoded / 2**20:.1f} MiB image"
+    # the baseline, the image as one array plus its levels (what the server held before), is not
+    baseline = np.asarray(Image.open(tmp_path / "big.png").convert("RGB")).nbytes * (1 + 1 / 4 + 1 / 16)
+    assert baseline > 2 * peak
 
 
 def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +222,7 @@ def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
         status, ctype, body = get("/tiles/0/meta.json")
         assert status == 200 and ctype == "application/json"
-        assert json.loads(body) == {"tile": 512, "gutter": 1, "levels": [512], "width": 1024, "height": 512}
+        assert json.loads(body) == {"tile": 512, "gutter": 1, "levels": [512], "width": 1024, "height": 512, "eyes": 1}
         status, ctype, body = get("/tiles/0/0/5/0_0.jpg")
         assert status == 200 and ctype == "image/jpeg"
         import io
