@@ -234,8 +234,38 @@ def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not (tmp_path / "big.png.tiles").exists()
 
 
-def test_only_mono_full_spheres_are_tiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stereo_and_partial_photos_are_tiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stereo photo gets one pyramid per eye (the right eye's under right/); a partial photosphere
+    is placed in its full sphere, the rest the page's background; a partial stereo one is not tiled."""
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
     monkeypatch.setattr(tiles_module, "TILE_MIN_WIDTH", 100)
-    Image.fromarray(smooth_sphere(256)).save(tmp_path / "s.png")
-    assert build_gallery([tmp_path / "s.png"]).files[0].tiled
-    assert not build_gallery([tmp_path / "s.png"], stereo="top-bottom").files[0].tiled
+    left, right = smooth_sphere(512), 255 - smooth_sphere(512)
+    Image.fromarray(np.concatenate([left, right], 0)).save(tmp_path / "tb.png")
+    Image.fromarray(np.concatenate([left, right], 1)).save(tmp_path / "lr.png")
+    for name, stereo, size in [("tb.png", "top-bottom", (512, 512)), ("lr.png", "left-right", (1024, 256))]:
+        mf = build_gallery([tmp_path / name], stereo=stereo).files[0]
+        assert mf.tiled and mf.manifest()["tiles"] == "/tiles/0/"
+        src = TileSource(tmp_path / name, *size, folder=tmp_path / "cache", tile=T, stereo=stereo)
+        assert src.face_sizes == (64, 128) and src.meta()["eyes"] == 2
+        eyes = [read(src.tile_file(1, 0, 1, 1, eye=e))[0, 0] for e in (0, 1)]  # face F's centre, both eyes
+        assert np.abs(eyes[0] - left[128, 256]).max() <= 8 and np.abs(eyes[1] - right[128, 256]).max() <= 8, (name, eyes)
+        assert src.tile_file(1, 0, 1, 1, eye=2) is None and src.builds == 1
+        assert src.tile_file(0, 0, 0, 0, eye=1).parent.parent.parent == src.folder / "right"
+
+    # a partial photosphere: lon -90..90, lat -45..45 of a 512x256 sphere, one colour
+    photo = (200, 100, 50)
+    geom = SphereGeometry(512, 256, 128, 64, 256, 128)
+    Image.new("RGB", (256, 128), photo).save(tmp_path / "partial.jpg", quality=95, xmp=gpano_xmp(geom))
+    mf = build_gallery([tmp_path / "partial.jpg"]).files[0]
+    assert mf.tiled and mf.geometry == {"full_width": 512, "full_height": 256, "crop_left": 128, "crop_top": 64, "crop_width": 256, "crop_height": 128}
+    src = TileSource(mf.path, *mf.size, folder=tmp_path / "cache", tile=T, geometry=mf.geometry)
+    assert src.face_sizes == (64, 128)
+    front, back, up = (read(src.tile_file(0, f, 0, 0))[1:-1, 1:-1] for f in (0, 2, 4))
+    assert np.abs(front[16:48, 16:48] - photo).max() <= 6  # the photo where it belongs
+    assert np.abs(back - tiles_module.BACKGROUND).max() <= 6 and np.abs(up[16:48, 16:48] - tiles_module.BACKGROUND).max() <= 6
+    assert np.abs(up[-1, 0] - photo).max() <= 12  # U face's corner by the front is at lat 35: inside the photo
+    assert np.abs(front[0, 0] - tiles_module.BACKGROUND).max() <= 6  # face F's corner is at lat 54.7: outside
+    assert not build_gallery([tmp_path / "partial.jpg"], stereo="top-bottom").files[0].tiled
+    Image.fromarray(smooth_sphere(64)).save(tmp_path / "small.png")
+    assert not build_gallery([tmp_path / "small.png"]).files[0].tiled  # fits one texture
