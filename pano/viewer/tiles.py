@@ -30,6 +30,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -448,11 +449,15 @@ class TileSource:
         arr = np.empty((n, n, 3), np.uint8)
         angle = (math.pi / 2) / size  # a face pixel at a face centre, the coarsest on the face
         b = self.block
-        for r in range(0, n, b):
-            for c in range(0, n, b):
-                rows, cols = slice(r, min(n, r + b)), slice(c, min(n, c + b))
-                block = sample_region(im, region, _face_rays(rot, size, pad, rows, cols), angle, self.background)
-                arr[rows, cols] = np.clip(block + 0.5, 0, 255).astype(np.uint8)
+
+        def fill(r: int, c: int) -> None:
+            rows, cols = slice(r, min(n, r + b)), slice(c, min(n, c + b))
+            block = sample_region(im, region, _face_rays(rot, size, pad, rows, cols), angle, self.background)
+            arr[rows, cols] = np.clip(block + 0.5, 0, 255).astype(np.uint8)
+
+        # numpy and Pillow release the GIL in their loops: a few blocks at once use the cores
+        with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+            list(pool.map(lambda rc: fill(*rc), [(r, c) for r in range(0, n, b) for c in range(0, n, b)]))
         for level in range(len(sizes) - 1, -1, -1):
             folder = out / str(level) / str(face)
             folder.mkdir(parents=True, exist_ok=True)
