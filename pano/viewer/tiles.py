@@ -4,21 +4,22 @@ A browser cannot hold a 16384x8192 (or 32768x16384) equirect in one texture (Web
 4096-16384 and a headset's is at the low end), so the page would shrink it and throw the detail
 away. Instead the server cuts the sphere into a pyramid of cube-face tiles, the layout of
 Pannellum's multires, Marzipano and Photo Sphere Viewer's tiled adapters, and the page loads the
-tiles of the current view, coarse first and finest last. Each tile is made once, when it is
-first asked for, and kept (see :class:`TileSource`).
+tiles of the current view, coarse first and finest last.
 
 Layout (faces F R B L U D as in :mod:`pano.sphere.cubemap`): level ``l`` has faces of
 ``TILE * 2**l`` pixels, cut into ``2**l x 2**l`` tiles of ``TILE`` pixels; the finest level's face
 is at least a quarter of the equirect's width (a face spans 90 degrees), so no pixel of the source
 is lost. Every tile is stored with a one-pixel gutter taken from its neighbours (the next tile, or
 across a face edge the neighbouring face, the face plane continued), so bilinear filtering never
-shows a seam at tile or face borders. Each level is sampled from an anti-aliased equirect of its
-own resolution: a box-filtered reduction of the source, then a box filter along latitude rows near
-the poles (where equirect rows hold many more pixels per degree).
+shows a seam at tile or face borders. The finest level is sampled from the image with its rows
+box-filtered along longitude near the poles (where equirect rows hold many more pixels per degree);
+every coarser level is the 2x2 box reduction of the one below.
 
-Tiles are kept in the user's cache folder (``$XDG_CACHE_HOME/pano/tiles`` or
-``~/.cache/pano/tiles``), keyed by the SHA-256 of the file's bytes, never beside the user's files;
-each is written to a temporary file and renamed into place, so a half-written tile is never served.
+The whole pyramid is built once (:meth:`TileSource.build`) with bounded memory, into the user's cache
+folder (``$XDG_CACHE_HOME/pano/tiles`` or ``~/.cache/pano/tiles``), keyed by the SHA-256 of the
+file's bytes and the layout, never beside the user's files; it is written to a temporary folder
+renamed into place when complete, so a half-built pyramid is never served. Stereo photos get one
+pyramid per eye; a partial photosphere is placed in its full sphere.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 
 from pano.errors import InputError
 
-__all__ = ["TILE", "TILE_MIN_WIDTH", "Region", "TileSource", "antialias_rows", "cache_dir", "pyramid_face_sizes", "regions", "sample_region"]
+__all__ = ["TILE", "TILE_MIN_WIDTH", "Region", "TileSource", "cache_dir", "pyramid_face_sizes", "regions", "sample_region"]
 
 #: Tile size in pixels (without the one-pixel gutter on each side).
 TILE = 512
@@ -84,56 +85,6 @@ def _face_rays(rot: np.ndarray, size: int, pad: int, rows: slice, cols: slice) -
     rays = np.stack([u, v, np.ones_like(u)], -1)
     rays /= np.sqrt(u * u + v * v + 1)[..., None]
     return rays @ rot.T.astype(np.float32)
-
-
-def antialias_rows(equi: np.ndarray, pixel_angle: float, band: int = 64) -> None:
-    """Box-filter the rows of a uint8 equirect in place along longitude, circularly, over the odd
-    number of pixels closest to what one output pixel of ``pixel_angle`` radians covers there: near
-    the poles a row holds ``1 / cos(lat)`` times more pixels per radian of arc than at the equator,
-    and plain bilinear sampling would alias. Rows that need less than 2 pixels are left alone."""
-    h, w = equi.shape[:2]
-    lat = (0.5 - (np.arange(h) + 0.5) / h) * math.pi
-    span = (w * pixel_angle) / (2 * math.pi * np.maximum(np.cos(lat), 1e-9))
-    k = np.minimum(2 * np.round((span - 1) / 2).astype(np.int64) + 1, w - 1 + (w % 2))
-    for r0 in range(0, h, band):
-        rows = np.arange(r0, min(h, r0 + band))
-        for kk in np.unique(k[rows]):
-            if kk < 3:
-                continue
-            sel = rows[k[rows] == kk]
-            half = int(kk) // 2
-            block = equi[sel].astype(np.float32)
-            ext = np.concatenate([block[:, w - half - 1 :], block, block[:, :half]], axis=1)
-            csum = np.cumsum(ext, axis=1, dtype=np.float64)
-            equi[sel] = np.clip((csum[:, kk:] - csum[:, :-kk]) / kk + 0.5, 0, 255).astype(np.uint8)
-
-
-def _sample_rows(equi: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    """Bilinear samples of the uint8 equirect at ``dirs (R, C, 3)`` -> float32 ``(R, C, 3)``; only
-    the rows and columns the directions reach are read (wrapping across +-180 degrees)."""
-    h, w = equi.shape[:2]
-    lon = np.arctan2(dirs[..., 0], dirs[..., 2])
-    lat = np.arcsin(np.clip(dirs[..., 1], -1, 1))
-    py = np.clip((0.5 - lat / math.pi) * h - 0.5, 0, h - 1)
-    y0 = int(math.floor(py.min()))
-    y1 = min(h, int(math.ceil(py.max())) + 2)
-    # the columns: a window around the block's middle longitude, or every column (around a pole)
-    mid = math.atan2(float(dirs[..., 0].sum()), float(dirs[..., 2].sum()))
-    rel = (lon - mid + math.pi) % (2 * math.pi) - math.pi
-    if np.abs(rel).max() < 0.9 * math.pi:
-        px = ((mid + rel) / (2 * math.pi) + 0.5) * w - 0.5
-    else:
-        px = (lon / (2 * math.pi) + 0.5) * w - 0.5
-    c0 = int(math.floor(px.min()))
-    cols = np.arange(c0, int(math.ceil(px.max())) + 2) % w
-    slab = equi[y0:y1][:, cols].astype(np.float32)
-    x, y = px - c0, py - y0
-    xi, yi = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
-    fx, fy = (x - xi)[..., None].astype(np.float32), (y - yi)[..., None].astype(np.float32)
-    yj = np.minimum(yi + 1, slab.shape[0] - 1)
-    top = slab[yi, xi] * (1 - fx) + slab[yi, xi + 1] * fx
-    bottom = slab[yj, xi] * (1 - fx) + slab[yj, xi + 1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
 @dataclass(frozen=True)
@@ -228,8 +179,10 @@ def sample_region(im: Any, region: Region, dirs: np.ndarray, pixel_angle: float,
     """Anti-aliased bilinear samples of one eye of a decoded PIL image at ``dirs (R, C, 3)`` (unit
     vectors, pano axes) -> float32 ``(R, C, 3)``. Only the rows and columns the directions reach
     are read from the image (plus the width of the row filter), so memory stays that of the block.
-    Rows are box-filtered along longitude for output pixels of ``pixel_angle`` radians first (see
-    :func:`antialias_rows`); directions outside a partial sphere's crop get ``background``."""
+    Rows are box-filtered along longitude first, circularly, over the odd number of pixels closest
+    to what one output pixel of ``pixel_angle`` radians covers there (near the poles a row holds
+    ``1 / cos(lat)`` times more pixels per radian of arc than at the equator, and plain bilinear
+    sampling would alias); directions outside a partial sphere's crop get ``background``."""
     fw, fh = region.full_width, region.full_height
     cw, ch = region.crop_width, region.crop_height
     lon = np.arctan2(dirs[..., 0], dirs[..., 2])

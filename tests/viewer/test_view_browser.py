@@ -766,6 +766,9 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
         tiles = wait_tiles(page)
         assert tiles["levels"] == 4 and tiles["finest"] == 3  # the 4096-px faces: every source pixel
         assert tiles["bytes"] <= tiles["budget"] <= 512 * 2**20
+        # every texture the page holds is counted (tiles, whole images, video frames, the VR panel):
+        # here only tiles, within the tile budget, far under a phone-class GPU's 512 MB
+        assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
         assert page.is_hidden("#progress")
         grey = p.pixels()[H // 2 - 60 : H // 2 + 60, W // 2 - 60 : W // 2 + 60].mean(-1)
         f, depth = peak_frequency(grey)
@@ -785,6 +788,7 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
             p.look(yaw, pitch, 6)
             tiles = wait_tiles(page)
             assert tiles["bytes"] <= budget and tiles["finest"] == 3, tiles
+            assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
             px = p.pixels()[40:-60, 20:-20].astype(float)  # clear of the bars
             strength = line_strength(px)  # noise (JPEG tiles, coded one by one) stays near 2
             assert strength < 3.5, f"yaw {yaw} pitch {pitch}: a line in the picture ({strength:.1f}x the usual change)"
@@ -792,6 +796,14 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
             faint[:, px.shape[1] // 3] += 2  # the measure sees a seam of 2 grey levels in this very picture
             assert line_strength(faint) > 3.5
         assert tiles["loaded"] > tiles["resident"]  # tiles were evicted on the way
+        # a budget under what the finest level of this view needs (as a large screen, both eyes or a
+        # crossfade would want): the view stops at a coarser level and every texture stays within it
+        small = 12 * 2**20
+        page.evaluate(f"panoViewer.setTileBudget({small})")
+        p.look(STRIPE_LON, STRIPE_LAT, 6)
+        tiles = wait_tiles(page)
+        assert 0 < tiles["finest"] < 3 and tiles["bytes"] <= small, tiles
+        assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

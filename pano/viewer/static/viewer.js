@@ -461,7 +461,7 @@ void main() { outColor = vec4(mix(texture(uTex, vTex).rgb, texture(uTexB, vTex).
   }
 
   // The tiles the given views need, coarse to fine (finest last), nearest the view centre first.
-  function wantedTiles(media, views) {
+  function wantedTiles(media, views, cap = Infinity) {
     const levels = media.meta.levels;
     let level = 0, cosMax = 1;
     const dirs = [];
@@ -469,7 +469,7 @@ void main() { outColor = vec4(mix(texture(uTex, vTex).rgb, texture(uTexB, vTex).
       const ppr = (proj[5] * height) / 2;                      // screen pixels per radian at the centre
       let l = 0;
       while (l < levels.length - 1 && levels[l] / 2 < ppr) l++;   // a face spans 2 tan-units: levels[l] / 2 px per radian
-      level = Math.max(level, l);
+      level = Math.min(cap, Math.max(level, l));
       const tx = 1 / proj[0], ty = 1 / proj[5];
       cosMax = Math.min(cosMax, Math.cos(Math.atan(Math.hypot(tx, ty))));
       dirs.push([-rot[6], -rot[7], -rot[8]]);                  // the view's forward axis (-z) in the world
@@ -493,8 +493,7 @@ void main() { outColor = vec4(mix(texture(uTex, vTex).rgb, texture(uTexB, vTex).
     return out.map(([l, , face, row, col]) => getTile(media, l, face, row, col));
   }
 
-  function updatePyramid(media, views) {
-    const wanted = wantedTiles(media, views);
+  function updatePyramid(media, views, wanted) {
     media.want = wanted;
     for (const t of wanted) {
       if (media.inflight >= TILE_FETCHES) break;
@@ -506,17 +505,28 @@ void main() { outColor = vec4(mix(texture(uTex, vTex).rgb, texture(uTexB, vTex).
   // The tiles of every eye's pyramid of A (and of B, the crossfade partner) for the given views
   // ({proj, rot, height, eye}); a flat screen shows the left eye.
   function updateTiles(views) {
-    let wanted = 0, missing = 0;
+    const jobs = [];
     for (const m of [state.a, state.b]) {
       if (!m || !m.tiled) continue;
       m.eyes.forEach((p, e) => {
         const mine = m.eyes.length > 1 ? views.filter((v) => (v.eye || 0) === e) : views;
         p.want = [];
-        if (!mine.length) return;
-        updatePyramid(p, mine);
-        wanted += p.want.length; missing += p.missing;
+        if (mine.length) jobs.push([p, mine]);
       });
     }
+    // What the views want must fit the budget (the tiles a view wants are never evicted): on a
+    // large screen, or with both eyes and both sides of a crossfade, stop at a coarser level.
+    let cap = Infinity, wants;
+    for (;;) {
+      wants = jobs.map(([p, mine]) => wantedTiles(p, mine, cap));
+      const bytes = wants.reduce((n, w, i) => n + w.length * tileBytes(jobs[i][0]), 0);
+      const finest = Math.max(0, ...wants.flatMap((w) => w.map((t) => t.level)));
+      if (bytes <= tileBudget || finest === 0) break;
+      cap = finest - 1;
+    }
+    let wanted = 0, missing = 0;
+    jobs.forEach(([p], i) => { updatePyramid(p, null, wants[i]); wanted += p.want.length; missing += p.missing; });
+    evictTiles();  // (the budget may have shrunk)
     const bar = $("progress");
     bar.hidden = missing === 0;
     if (missing) bar.textContent = `Loading detail… ${wanted - missing} / ${wanted}`;
