@@ -189,7 +189,9 @@ def sample_region(im: Any, region: Region, dirs: np.ndarray, pixel_angle: float,
     lat = np.arcsin(np.clip(dirs[..., 1], -1, 1))
     py = (0.5 - lat / math.pi) * fh - 0.5 - region.crop_top
     valid = None
-    if region.full:
+    if ch < fh:  # a band or a crop: rows above and below it are outside
+        valid = (py >= -0.5) & (py <= ch - 0.5)
+    if region.full:  # all the way round in longitude
         mid = math.atan2(float(dirs[..., 0].sum()), float(dirs[..., 2].sum()))
         rel = (lon - mid + math.pi) % (2 * math.pi) - math.pi
         if np.abs(rel).max() < 0.9 * math.pi:  # a window around the block's middle longitude
@@ -198,10 +200,11 @@ def sample_region(im: Any, region: Region, dirs: np.ndarray, pixel_angle: float,
             px = (lon / (2 * math.pi) + 0.5) * fw - 0.5
     else:
         px = ((lon / (2 * math.pi) + 0.5) * fw - region.crop_left) % fw - 0.5
-        valid = (px <= cw - 0.5) & (py >= -0.5) & (py <= ch - 0.5)
-        if not valid.any():  # wholly outside the photo
-            return np.broadcast_to(np.asarray(background, np.float32), dirs.shape).copy()
+        inside = px <= cw - 0.5
+        valid = inside if valid is None else valid & inside
         px = np.clip(px, 0, cw - 1)
+    if valid is not None and not valid.any():  # wholly outside the photo
+        return np.broadcast_to(np.asarray(background, np.float32), dirs.shape).copy()
     py = np.clip(py, 0, ch - 1)
     y0 = int(math.floor(py.min()))
     y1 = min(ch, int(math.ceil(py.max())) + 2)

@@ -458,11 +458,13 @@ REAL_PARTIAL = "PANO_20130622_091214.jpg"  # 7896x807 band of a 7896x3948 sphere
 
 
 @pytest.fixture(scope="module")
-def real_server(equirect_dir: Path, photosphere_dir: Path) -> Iterator[ViewerServer]:
+def real_server(equirect_dir: Path, photosphere_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     full, partial = equirect_dir / REAL_FULL, photosphere_dir / REAL_PARTIAL
     if not full.is_file() or not partial.is_file():
         pytest.skip("the real photospheres are absent")
-    with ViewerServer(build_gallery([full, partial]), port=0) as srv:
+    gallery = build_gallery([full, partial])
+    assert [f.tiled for f in gallery.files] == [False, True]  # the 7896-wide band comes as tiles
+    with ViewerServer(gallery, port=0, tile_cache=tmp_path_factory.mktemp("tile_cache")) as srv:
         yield srv
 
 
@@ -498,9 +500,12 @@ def test_real_photospheres(browser, real_server: ViewerServer) -> None:
             assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)
 
         p.page.keyboard.press("PageDown")
-        p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready", timeout=20000)
+        # (the band's pyramid is built now, once)
+        p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready && panoViewer.tiles", timeout=300_000)
         for yaw, pitch in [(0, 0), (100, 8), (-150, -12)]:  # inside the band: the photo, at its true place
             p.look(yaw, pitch, fov)
+            p.page.wait_for_function("panoViewer.tiles.missing === 0", timeout=60_000)
+            p.frame()
             shown = p.pixels()[H // 2 - half_px : H // 2 + half_px + 1, W // 2 - half_px : W // 2 + half_px + 1]
             expected = source_patch_mean(partial, geometry.placement, yaw, pitch, half_deg)
             assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)

@@ -266,6 +266,14 @@ def test_stereo_and_partial_photos_are_tiled(tmp_path: Path, monkeypatch: pytest
     assert np.abs(front[2:-2, 2:-2] - photo).max() <= 6  # face F (lon and lat within 45 degrees) is the photo
     assert np.abs(back - tiles_module.BACKGROUND).max() <= 6 and np.abs(up[16:48, 16:48] - tiles_module.BACKGROUND).max() <= 6
     assert np.abs(up[-1, 0] - photo).max() <= 12  # U face's corner by the front is at lat 35: inside the photo
+    # a band all the way round (as phones make): rows above and below it are outside too
+    Image.new("RGB", (512, 64), photo).save(tmp_path / "band.jpg", quality=95, xmp=gpano_xmp(SphereGeometry(512, 256, 0, 96, 512, 64)))
+    mf = build_gallery([tmp_path / "band.jpg"]).files[0]
+    src = TileSource(mf.path, *mf.size, folder=tmp_path / "cache", tile=T, geometry=mf.geometry)
+    for face in range(4):  # the band (lat +-22.5) across every side face, background above and below
+        side = read(src.tile_file(0, face, 0, 0))[1:-1, 1:-1]
+        assert np.abs(side[28:36] - photo).max() <= 6 and np.abs(side[:8] - tiles_module.BACKGROUND).max() <= 6, face
+    assert np.abs(read(src.tile_file(0, 4, 0, 0)) - tiles_module.BACKGROUND).max() <= 6  # the zenith
     assert not build_gallery([tmp_path / "partial.jpg"], stereo="top-bottom").files[0].tiled
     Image.fromarray(smooth_sphere(64)).save(tmp_path / "small.png")
     assert not build_gallery([tmp_path / "small.png"]).files[0].tiled  # fits one texture
