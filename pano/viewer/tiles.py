@@ -51,6 +51,7 @@ _FORMAT_VERSION = 2
 BACKGROUND = (41, 43, 48)
 _QUALITY = 95  # tiles are coded one by one: their errors must stay well under a grey level at the borders
 _BLOCK = 256
+_BUILD_LOCK = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -272,7 +273,8 @@ class TileSource:
     reduction of the one below (its border halves, down to the one-pixel gutter of level 0), and
     every level's tiles are cut from it and written as they are ready. So the memory is the decoded
     image plus one face of the finest level (a sixteenth of the image's pixels) and its coarser
-    copies; nothing is kept once the build is done. The build goes to a temporary folder in the
+    copies; nothing is kept once the build is done, and builds run one at a time in a process (a
+    crossfade pair of large spheres is never decoded twice at once). The build goes to a temporary folder in the
     cache that is renamed into place when complete (a killed build is never served; its leftovers
     are removed by a later build), at ``<cache>/<sha256>-v2-t<tile>-<layout>/[right/]<level>/<face>/<row>_<col>.jpg``.
 
@@ -310,7 +312,6 @@ class TileSource:
         self.face_sizes = tuple(pyramid_face_sizes(self.regions[0].full_width, tile))
         self.root = folder or cache_dir()
         self._folder: Path | None = None
-        self._lock = threading.Lock()
         self.builds = 0  # how many times this source built its pyramid (0 when the cache had it)
 
     def meta(self) -> dict[str, object]:
@@ -346,7 +347,7 @@ class TileSource:
             return None
         folder = self.folder
         if not folder.is_dir():
-            with self._lock:
+            with _BUILD_LOCK:  # one build at a time in this process: one decoded image in memory
                 if not folder.is_dir():
                     self.build()
         return folder / ("right" if eye else "") / str(level) / str(face) / f"{row}_{col}.jpg"
