@@ -1,13 +1,15 @@
-"""The viewer's server: tiles of a large sphere, and requests under load, one run.
+"""The viewer's server: the tile pyramid of a large sphere, and requests under load, one run.
 
-    python benchmarks/viewer.py                    # a 16384x8192 sphere; 500 requests, 50 at a time
-    python benchmarks/viewer.py --width 32768
+    python benchmarks/viewer.py                          # 16384x8192 and 32768x16384; 500 requests, 50 at a time
+    python benchmarks/viewer.py --width 16384 --no-load
 
-Prints two tables. Tiles: seconds to the first tile (decode + one anti-aliased equirect per level),
-per further tile, and for the whole finest level of one face, each as a ratio to a plain decode of
-the same file (the baseline, in the same process). Load: requests per second for 500 mixed
-range requests with 50 at a time while 100 idle sockets are held open, as a ratio to the same
-requests one after another.
+Prints two tables. Tiles: for each width, a generated sphere (JPEG q92) is decoded, and its whole
+pyramid built (:meth:`pano.viewer.tiles.TileSource.build`), each in a fresh child process: seconds
+and peak RSS (``ru_maxrss`` of the child), and their ratios to the plain decode of the same file
+(the baseline, with the build's imports loaded too: the decoded image is the least any build
+must hold). Load: requests per second for
+500 mixed range requests with 50 at a time while 100 idle sockets are held open, as a ratio to the
+same requests one after another.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import argparse
 import http.client
 import platform
 import random
+import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +32,7 @@ from PIL import Image
 
 from pano.viewer.media import build_gallery
 from pano.viewer.server import ViewerServer
-from pano.viewer.tiles import TileSource
+from pano.viewer.tiles import pyramid_face_sizes
 
 
 def sphere(width: int) -> np.ndarray:
@@ -42,34 +47,45 @@ def sphere(width: int) -> np.ndarray:
     return img
 
 
+_CHILD = """
+import resource, sys, time
+from pathlib import Path
+from pano.viewer.tiles import TileSource, _rotations
+_rotations()  # the build's imports (torch among them) are in the baseline too
+t0 = time.perf_counter()
+if sys.argv[1] == "decode":
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None
+    im = Image.open(sys.argv[2]); im.load()
+    n = 0
+else:
+    src = TileSource(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[3]) // 2, folder=Path(sys.argv[4]))
+    src.build()
+    n = sum(1 for _ in src.folder.rglob("*.jpg"))
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, n)
+"""
+
+
+def _child(*args: str) -> tuple[float, int, int]:
+    out = subprocess.run([sys.executable, "-c", _CHILD, *args], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), int(out[1]), int(out[2])
+
+
 def tiles_table(width: int, folder: Path) -> None:
     path = folder / f"sphere{width}.jpg"
-    Image.fromarray(sphere(width)).save(path, quality=92)
-    t0 = time.perf_counter()
-    Image.MAX_IMAGE_PIXELS = None
-    np.asarray(Image.open(path).convert("RGB"))
-    decode = time.perf_counter() - t0
-    src = TileSource(path, width, width // 2, folder=folder / "cache")
-    t0 = time.perf_counter()
-    src.tile_file(0, 0, 0, 0)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for face in range(1, 6):
-        src.tile_file(0, face, 0, 0)
-    per_tile = (time.perf_counter() - t0) / 5
-    finest = len(src.face_sizes) - 1
-    n = src.face_sizes[-1] // src.tile
-    t0 = time.perf_counter()
-    for row in range(n):
-        for col in range(n):
-            src.tile_file(finest, 0, row, col)
-    face_time = time.perf_counter() - t0
-    print(f"\ntiles of a {width}x{width // 2} sphere (faces {list(src.face_sizes)}, 512-px tiles)")
-    print("| step | seconds | ratio to a plain decode |\n|---|---|---|")
-    print(f"| plain decode (baseline) | {decode:.2f} | 1.00 |")
-    print(f"| first tile (decode + level equirects) | {first:.2f} | {first / decode:.2f} |")
-    print(f"| a further level-0 tile | {per_tile:.3f} | {per_tile / decode:.3f} |")
-    print(f"| the finest level of one face ({n * n} tiles) | {face_time:.2f} | {face_time / decode:.2f} |")
+    img = Image.fromarray(sphere(width))
+    img.save(path, quality=92)
+    del img
+    decode, decode_rss, _ = _child("decode", str(path))
+    build, build_rss, tiles = _child("build", str(path), str(width), str(folder / "cache"))
+    sizes = pyramid_face_sizes(width)
+    shutil.rmtree(folder / "cache")
+    path.unlink()
+    gib = 2**30
+    print(f"\npyramid of a {width}x{width // 2} sphere (faces {sizes[0]}..{sizes[-1]}, 512-px tiles, {tiles} tiles)")
+    print("| step | seconds | ratio | peak RSS (GiB) | ratio |\n|---|---|---|---|---|")
+    print(f"| plain decode (baseline) | {decode:.1f} | 1.00 | {decode_rss / gib:.2f} | 1.00 |")
+    print(f"| whole pyramid (decode included) | {build:.1f} | {build / decode:.2f} | {build_rss / gib:.2f} | {build_rss / decode_rss:.2f} |")
 
 
 def load_table(folder: Path, requests: int = 500, concurrent: int = 50, idle: int = 100) -> None:
@@ -105,12 +121,15 @@ def load_table(folder: Path, requests: int = 500, concurrent: int = 50, idle: in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=int, default=16384)
+    ap.add_argument("--width", type=int, nargs="+", default=[16384, 32768])
+    ap.add_argument("--no-load", action="store_true", help="only the tile pyramids")
     args = ap.parse_args()
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
-        tiles_table(args.width, Path(tmp))
-        load_table(Path(tmp))
+        for width in args.width:
+            tiles_table(width, Path(tmp))
+        if not args.no_load:
+            load_table(Path(tmp))
 
 
 if __name__ == "__main__":

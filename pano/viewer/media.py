@@ -87,13 +87,13 @@ class MediaFile:
     @property
     def tiled(self) -> bool:
         """Whether the viewer shows this image from a cube-face tile pyramid (:mod:`pano.viewer.tiles`):
-        a mono full sphere wider than one texture that every headset can hold."""
+        an image wider than one texture that every headset can hold (a full sphere, a partial one
+        placed in its full sphere, or a stereo photo, one pyramid per eye; not a partial stereo one)."""
         from pano.viewer.tiles import TILE_MIN_WIDTH
 
-        return (
-            self.kind == "image" and self.geometry is None and self.stereo == "mono"
-            and self.size is not None and self.size[0] > TILE_MIN_WIDTH
-        )
+        if self.kind != "image" or self.size is None or (self.geometry is not None and self.stereo != "mono"):
+            return False
+        return self.size[0] > TILE_MIN_WIDTH or self.size[1] > TILE_MIN_WIDTH
 
     @property
     def url(self) -> str:

@@ -6,8 +6,9 @@ Routes (GET and HEAD only; anything else is 404):
 * ``/static/<name>``: one of the files shipped in ``pano/viewer/static`` (exact names only).
 * ``/manifest.json``: :meth:`pano.viewer.media.Gallery.manifest`.
 * ``/media/<id>``: file ``id`` of the gallery, with HTTP range requests (206/416) for seeking.
-* ``/tiles/<id>/meta.json`` and ``/tiles/<id>/<level>/<face>/<row>_<col>.jpg``: the cube-face tile
-  pyramid of a large image (:mod:`pano.viewer.tiles`), made on demand in the user's cache folder.
+* ``/tiles/<id>/meta.json`` and ``/tiles/<id>/[right/]<level>/<face>/<row>_<col>.jpg``: the cube-face
+  tile pyramid of a large image (:mod:`pano.viewer.tiles`; ``right/`` for a stereo photo's right eye),
+  built once into the user's cache folder and served from its files.
 
 No URL is ever mapped onto the file system, so ``..``, percent-encoded traversal, absolute paths
 and symlinks out of a folder all end in 404. With a token (``--lan``), every request must carry it
@@ -57,7 +58,7 @@ STATIC_TYPES: dict[str, str] = {
 COOKIE = "pano_token"
 _CHUNK = 256 * 1024
 _MEDIA_RE = re.compile(r"/media/(0|[1-9][0-9]{0,8})")
-_TILE_RE = re.compile(r"/tiles/(0|[1-9][0-9]{0,8})/(?:(meta\.json)|([0-9])/([0-5])/(0|[1-9][0-9]{0,3})_(0|[1-9][0-9]{0,3})\.jpg)")
+_TILE_RE = re.compile(r"/tiles/(0|[1-9][0-9]{0,8})/(?:(meta\.json)|(right/)?([0-9])/([0-5])/(0|[1-9][0-9]{0,3})_(0|[1-9][0-9]{0,3})\.jpg)")
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -249,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(json.dumps(source.meta()).encode(), "application/json", body)
             return
         try:
-            tile = source.tile_file(*(int(g) for g in m.group(3, 4, 5, 6)))
+            tile = source.tile_file(*(int(g) for g in m.group(4, 5, 6, 7)), eye=1 if m.group(3) else 0)
         except PanoError as exc:
             self._send_simple(HTTPStatus.INTERNAL_SERVER_ERROR, f"500 {exc.format_message()}\n")
             return
@@ -475,7 +476,9 @@ class ViewerServer:
             if media_id not in self._tile_sources:
                 from pano.viewer.tiles import TileSource
 
-                self._tile_sources[media_id] = TileSource(mf.path, *mf.size, folder=self.tile_cache)
+                self._tile_sources[media_id] = TileSource(
+                    mf.path, *mf.size, folder=self.tile_cache, stereo=mf.stereo, geometry=mf.geometry
+                )
             return self._tile_sources[media_id]
 
     @property

@@ -458,11 +458,13 @@ REAL_PARTIAL = "PANO_20130622_091214.jpg"  # 7896x807 band of a 7896x3948 sphere
 
 
 @pytest.fixture(scope="module")
-def real_server(equirect_dir: Path, photosphere_dir: Path) -> Iterator[ViewerServer]:
+def real_server(equirect_dir: Path, photosphere_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     full, partial = equirect_dir / REAL_FULL, photosphere_dir / REAL_PARTIAL
     if not full.is_file() or not partial.is_file():
         pytest.skip("the real photospheres are absent")
-    with ViewerServer(build_gallery([full, partial]), port=0) as srv:
+    gallery = build_gallery([full, partial])
+    assert [f.tiled for f in gallery.files] == [False, True]  # the 7896-wide band comes as tiles
+    with ViewerServer(gallery, port=0, tile_cache=tmp_path_factory.mktemp("tile_cache")) as srv:
         yield srv
 
 
@@ -498,9 +500,12 @@ def test_real_photospheres(browser, real_server: ViewerServer) -> None:
             assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)
 
         p.page.keyboard.press("PageDown")
-        p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready", timeout=20000)
+        # (the band's pyramid is built now, once)
+        p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready && panoViewer.tiles", timeout=300_000)
         for yaw, pitch in [(0, 0), (100, 8), (-150, -12)]:  # inside the band: the photo, at its true place
             p.look(yaw, pitch, fov)
+            p.page.wait_for_function("panoViewer.tiles.missing === 0", timeout=60_000)
+            p.frame()
             shown = p.pixels()[H // 2 - half_px : H // 2 + half_px + 1, W // 2 - half_px : W // 2 + half_px + 1]
             expected = source_patch_mean(partial, geometry.placement, yaw, pitch, half_deg)
             assert np.abs(shown.reshape(-1, 3).mean(axis=0) - expected).max() < 12, (yaw, pitch)
@@ -766,6 +771,9 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
         tiles = wait_tiles(page)
         assert tiles["levels"] == 4 and tiles["finest"] == 3  # the 4096-px faces: every source pixel
         assert tiles["bytes"] <= tiles["budget"] <= 512 * 2**20
+        # every texture the page holds is counted (tiles, whole images, video frames, the VR panel):
+        # here only tiles, within the tile budget, far under a phone-class GPU's 512 MB
+        assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
         assert page.is_hidden("#progress")
         grey = p.pixels()[H // 2 - 60 : H // 2 + 60, W // 2 - 60 : W // 2 + 60].mean(-1)
         f, depth = peak_frequency(grey)
@@ -785,6 +793,7 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
             p.look(yaw, pitch, 6)
             tiles = wait_tiles(page)
             assert tiles["bytes"] <= budget and tiles["finest"] == 3, tiles
+            assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
             px = p.pixels()[40:-60, 20:-20].astype(float)  # clear of the bars
             strength = line_strength(px)  # noise (JPEG tiles, coded one by one) stays near 2
             assert strength < 3.5, f"yaw {yaw} pitch {pitch}: a line in the picture ({strength:.1f}x the usual change)"
@@ -792,6 +801,14 @@ def test_big_sphere_full_detail_without_seams(browser, big_server: ViewerServer)
             faint[:, px.shape[1] // 3] += 2  # the measure sees a seam of 2 grey levels in this very picture
             assert line_strength(faint) > 3.5
         assert tiles["loaded"] > tiles["resident"]  # tiles were evicted on the way
+        # a budget under what the finest level of this view needs (as a large screen, both eyes or a
+        # crossfade would want): the view stops at a coarser level and every texture stays within it
+        small = 12 * 2**20
+        page.evaluate(f"panoViewer.setTileBudget({small})")
+        p.look(STRIPE_LON, STRIPE_LAT, 6)
+        tiles = wait_tiles(page)
+        assert 0 < tiles["finest"] < 3 and tiles["bytes"] <= small, tiles
+        assert page.evaluate("panoViewer.textureBytes") == tiles["bytes"]
         assert p.errors == [], f"console errors: {p.errors}"
     finally:
         p.close()

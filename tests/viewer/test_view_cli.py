@@ -151,3 +151,35 @@ def test_lan_https_token_and_qr(sphere: Path, tmp_path: Path) -> None:
     finally:
         rc, out, err = run.interrupt()
     assert rc == 0, err
+
+
+def test_second_view_reuses_the_tile_cache(tmp_path: Path) -> None:
+    """Two `pano view` runs of the same large photo: the first builds its tile pyramid in the user's
+    cache folder (XDG_CACHE_HOME), the second serves those very files (nothing rebuilt or rewritten);
+    nothing is ever written beside the photo."""
+    photos, cache = tmp_path / "photos", tmp_path / "cache"
+    photos.mkdir()
+    Image.new("RGB", (4200, 2100), (90, 140, 200)).save(photos / "big.jpg", quality=90)  # wider than 4096: tiled
+
+    def one_run() -> bytes:
+        run = Running([str(photos / "big.jpg"), "--port", "0"], env={"XDG_CACHE_HOME": str(cache)})
+        try:
+            url = run.wait_for("open ").split()[1]
+            with urllib.request.urlopen(url + "manifest.json", timeout=10) as r:
+                assert json.load(r)["items"][0]["a"]["tiles"] == "/tiles/0/"
+            with urllib.request.urlopen(url + "tiles/0/2/0/1_1.jpg", timeout=300) as r:
+                return r.read()
+        finally:
+            rc, _, err = run.interrupt()
+            assert rc == 0, err
+
+    first = one_run()
+    folders = list((cache / "pano" / "tiles").iterdir())
+    assert len(folders) == 1 and not folders[0].name.startswith(".")
+    files = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in folders[0].rglob("*")}
+    assert len([p for p in files if p.suffix == ".jpg"]) == 6 * (1 + 4 + 16)
+    second = one_run()
+    assert second == first
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in folders[0].rglob("*")} == files  # not rebuilt
+    assert list((cache / "pano" / "tiles").iterdir()) == folders
+    assert [p.name for p in photos.iterdir()] == ["big.jpg"]

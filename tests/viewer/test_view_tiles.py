@@ -16,7 +16,7 @@ from PIL import Image
 from pano.viewer import tiles as tiles_module
 from pano.viewer.media import build_gallery
 from pano.viewer.server import ViewerServer
-from pano.viewer.tiles import TileSource, _face_rays, _rotations, _sample_rows, pyramid_face_sizes
+from pano.viewer.tiles import TileSource, _face_rays, _rotations, pyramid_face_sizes, regions, sample_region
 
 T = 64  # small tiles keep these tests fast; the layout is the same as with the real 512
 
@@ -99,29 +99,107 @@ def test_anti_aliased_at_the_poles(tmp_path: Path) -> None:
     src = TileSource(tmp_path / "stripes.png", width, width // 2, folder=tmp_path / "cache", tile=T)
     up = read(src.tile_file(0, 4, 0, 0))[1:-1, 1:-1]  # the U face, level 0 (64 px for 90 degrees)
     assert up.std() < 12 and abs(up.mean() - 127.5) < 6
-    naive = _sample_rows(img, _face_rays(_rotations()[4], T, 0, slice(0, T), slice(0, T)))  # no filter
+    rays = _face_rays(_rotations()[4], T, 0, slice(0, T), slice(0, T))
+    naive = sample_region(Image.fromarray(img), regions(width, width // 2)[0], rays, 1e-9)  # no row filter
     assert naive.std() > 25  # the baseline aliases
 
 
-def test_cache_keyed_by_content_never_beside_the_file(tmp_path: Path) -> None:
+def test_cache_keyed_by_content_never_beside_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second viewer of the same bytes (another `pano view`, another name) serves the tiles the first
+    one built, without decoding or building; a changed file gets a pyramid of its own."""
     src_dir, cache = tmp_path / "photos", tmp_path / "cache"
     src_dir.mkdir()
-    Image.fromarray(smooth_sphere(256)).save(src_dir / "a.png")
+    Image.fromarray(smooth_sphere(512)).save(src_dir / "a.png")
     shutil.copy(src_dir / "a.png", src_dir / "copy.png")
-    a = TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T)
+    a = TileSource(src_dir / "a.png", 512, 256, folder=cache, tile=T)
     first = a.tile_file(0, 2, 0, 0)
-    assert first.is_file() and cache in first.parents
+    assert first.is_file() and cache in first.parents and a.builds == 1
+    assert a.tile_file(1, 2, 1, 1).is_file() and a.builds == 1  # every tile was made by that one build
     assert sorted(p.name for p in src_dir.iterdir()) == ["a.png", "copy.png"]  # nothing written beside the photos
-    again = TileSource(src_dir / "copy.png", 256, 128, folder=cache, tile=T)  # same bytes: same tiles, no decoding
+    built = {p: p.read_bytes() for p in a.folder.rglob("*.jpg")}
+    assert len(built) == 6 * (1 + 4)
 
-    def no_decoding() -> None:
-        raise AssertionError("decoded again")
+    def no_build(self: TileSource) -> None:
+        raise AssertionError("built again")
 
-    again._equirects = no_decoding  # type: ignore[method-assign]
-    assert again.tile_file(0, 2, 0, 0) == first
-    Image.fromarray(255 - smooth_sphere(256)).save(src_dir / "a.png")  # new content: a new folder
-    assert TileSource(src_dir / "a.png", 256, 128, folder=cache, tile=T).folder != a.folder
-    assert not list(cache.rglob("*.part*")) and not list(cache.rglob(".tile.*"))  # no half-written files
+    monkeypatch.setattr(TileSource, "build", no_build)
+    again = TileSource(src_dir / "copy.png", 512, 256, folder=cache, tile=T)  # same bytes: same tiles
+    assert again.tile_file(0, 2, 0, 0) == first and again.builds == 0
+    assert {p: p.read_bytes() for p in again.folder.rglob("*.jpg")} == built  # untouched
+    monkeypatch.undo()
+    Image.fromarray(255 - smooth_sphere(512)).save(src_dir / "a.png")  # new content: a new pyramid
+    changed = TileSource(src_dir / "a.png", 512, 256, folder=cache, tile=T)
+    assert changed.folder != a.folder
+    tile = read(changed.tile_file(0, 0, 0, 0))
+    assert changed.builds == 1 and np.abs(tile + read(first.parent.parent / "0" / "0_0.jpg") - 255).mean() < 4
+    assert sorted(p.name for p in src_dir.iterdir()) == ["a.png", "copy.png"]
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_interrupted_build_is_never_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build stopped half way (an error, Ctrl-C, or a killed process) leaves nothing a later run
+    would serve: tiles go to a temporary folder that is renamed into place only when complete."""
+    import subprocess
+    import sys
+
+    Image.fromarray(smooth_sphere(512)).save(tmp_path / "a.png")
+    cache = tmp_path / "cache"
+    saved = tiles_module._save_tile
+    calls = []
+
+    def interrupted(array: np.ndarray, path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        saved(array, path)
+
+    monkeypatch.setattr(tiles_module, "_save_tile", interrupted)
+    src = TileSource(tmp_path / "a.png", 512, 256, folder=cache, tile=T)
+    with pytest.raises(KeyboardInterrupt):
+        src.tile_file(0, 0, 0, 0)
+    assert not src.folder.exists() and list(cache.iterdir()) == []  # the partial build is gone
+    assert all(cache in p.parents and p.name.endswith(".jpg") for p in calls)
+    monkeypatch.setattr(tiles_module, "_save_tile", saved)
+
+    # a process killed while building leaves its temporary folder; the next build removes it and
+    # never serves from it
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = cache / f".{src.folder.name}.{dead.pid}-abcd.part"
+    (stale / "0" / "0").mkdir(parents=True)
+    (stale / "0" / "0" / "0_0.jpg").write_bytes(b"half a tile")
+    tile = src.tile_file(0, 0, 0, 0)
+    assert src.builds == 1 and tile.parent.parent.parent == src.folder
+    assert Image.open(tile).size == (T + 2, T + 2)
+    assert not stale.exists() and sorted(p.name for p in cache.iterdir()) == [src.folder.name]
+
+
+def test_build_memory_is_bounded(tmp_path: Path) -> None:
+    """The build holds the decoded image and one face of the finest level, never a full-size copy of
+    the image or of any level: the arrays it allocates (tracemalloc sees numpy's, not Pillow's
+    decoded image) peak well under the decoded image's size."""
+    import tracemalloc
+
+    width = 4096
+    lon, lat = lonlat(width, width // 2)
+    img = (128 + 100 * np.sin(lon * 7) * np.cos(lat)).astype(np.uint8)
+    Image.fromarray(np.repeat(img[..., None], 3, -1)).save(tmp_path / "big.png")
+    decoded = width * (width // 2) * 3
+    # blocks of 64 face pixels: the same share of the face as the default 256 for a 16384-wide sphere
+    src = TileSource(tmp_path / "big.png", width, width // 2, folder=tmp_path / "cache", tile=128, block=64)
+    assert src.face_sizes == (128, 256, 512, 1024)
+    _rotations()  # torch's import is not the build's memory
+    tracemalloc.start()
+    try:
+        src.build()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert src.builds == 1 and len(list(src.folder.rglob("*.jpg"))) == 6 * (1 + 4 + 16 + 64)
+    assert peak < 0.6 * decoded, f"peak {peak / 2**20:.1f} MiB for a {decoded / 2**20:.1f} MiB image"
+    # the baseline, the image as one array plus its levels (what the server held before), is not
+    baseline = np.asarray(Image.open(tmp_path / "big.png").convert("RGB")).nbytes * (1 + 1 / 4 + 1 / 16)
+    assert baseline > 2 * peak
 
 
 def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +223,7 @@ def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
         status, ctype, body = get("/tiles/0/meta.json")
         assert status == 200 and ctype == "application/json"
-        assert json.loads(body) == {"tile": 512, "gutter": 1, "levels": [512], "width": 1024, "height": 512}
+        assert json.loads(body) == {"tile": 512, "gutter": 1, "levels": [512], "width": 1024, "height": 512, "eyes": 1}
         status, ctype, body = get("/tiles/0/0/5/0_0.jpg")
         assert status == 200 and ctype == "image/jpeg"
         import io
@@ -157,8 +235,45 @@ def test_tile_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not (tmp_path / "big.png.tiles").exists()
 
 
-def test_only_mono_full_spheres_are_tiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stereo_and_partial_photos_are_tiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stereo photo gets one pyramid per eye (the right eye's under right/); a partial photosphere
+    is placed in its full sphere, the rest the page's background; a partial stereo one is not tiled."""
+    from pano.io.gpano import SphereGeometry, gpano_xmp
+
     monkeypatch.setattr(tiles_module, "TILE_MIN_WIDTH", 100)
-    Image.fromarray(smooth_sphere(256)).save(tmp_path / "s.png")
-    assert build_gallery([tmp_path / "s.png"]).files[0].tiled
-    assert not build_gallery([tmp_path / "s.png"], stereo="top-bottom").files[0].tiled
+    left, right = smooth_sphere(512), 255 - smooth_sphere(512)
+    Image.fromarray(np.concatenate([left, right], 0)).save(tmp_path / "tb.png")
+    Image.fromarray(np.concatenate([left, right], 1)).save(tmp_path / "lr.png")
+    for name, stereo, size in [("tb.png", "top-bottom", (512, 512)), ("lr.png", "left-right", (1024, 256))]:
+        mf = build_gallery([tmp_path / name], stereo=stereo).files[0]
+        assert mf.tiled and mf.manifest()["tiles"] == "/tiles/0/"
+        src = TileSource(tmp_path / name, *size, folder=tmp_path / "cache", tile=T, stereo=stereo)
+        assert src.face_sizes == (64, 128) and src.meta()["eyes"] == 2
+        eyes = [read(src.tile_file(1, 0, 1, 1, eye=e))[0, 0] for e in (0, 1)]  # face F's centre, both eyes
+        assert np.abs(eyes[0] - left[128, 256]).max() <= 8 and np.abs(eyes[1] - right[128, 256]).max() <= 8, (name, eyes)
+        assert src.tile_file(1, 0, 1, 1, eye=2) is None and src.builds == 1
+        assert src.tile_file(0, 0, 0, 0, eye=1).parent.parent.parent == src.folder / "right"
+
+    # a partial photosphere: lon -90..90, lat -45..45 of a 512x256 sphere, one colour
+    photo = (200, 100, 50)
+    geom = SphereGeometry(512, 256, 128, 64, 256, 128)
+    Image.new("RGB", (256, 128), photo).save(tmp_path / "partial.jpg", quality=95, xmp=gpano_xmp(geom))
+    mf = build_gallery([tmp_path / "partial.jpg"]).files[0]
+    assert mf.tiled and mf.geometry == {"full_width": 512, "full_height": 256, "crop_left": 128, "crop_top": 64, "crop_width": 256, "crop_height": 128}
+    src = TileSource(mf.path, *mf.size, folder=tmp_path / "cache", tile=T, geometry=mf.geometry)
+    assert src.face_sizes == (64, 128)
+    front, back, up = (read(src.tile_file(0, f, 0, 0))[1:-1, 1:-1] for f in (0, 2, 4))
+    assert np.abs(front[2:-2, 2:-2] - photo).max() <= 6  # face F (lon and lat within 45 degrees) is the photo
+    assert np.abs(back - tiles_module.BACKGROUND).max() <= 6 and np.abs(up[16:48, 16:48] - tiles_module.BACKGROUND).max() <= 6
+    assert np.abs(up[-1, 0] - photo).max() <= 12  # U face's corner by the front is at lat 35: inside the photo
+    # a band all the way round (as phones make): rows above and below it are outside too
+    Image.new("RGB", (512, 64), photo).save(tmp_path / "band.jpg", quality=95, xmp=gpano_xmp(SphereGeometry(512, 256, 0, 96, 512, 64)))
+    mf = build_gallery([tmp_path / "band.jpg"]).files[0]
+    src = TileSource(mf.path, *mf.size, folder=tmp_path / "cache", tile=T, geometry=mf.geometry)
+    for face in range(4):  # the band (lat +-22.5) across every side face, background above and below
+        side = read(src.tile_file(0, face, 0, 0))[1:-1, 1:-1]
+        assert np.abs(side[28:36] - photo).max() <= 6 and np.abs(side[:8] - tiles_module.BACKGROUND).max() <= 6, face
+    assert np.abs(read(src.tile_file(0, 4, 0, 0)) - tiles_module.BACKGROUND).max() <= 6  # the zenith
+    assert not build_gallery([tmp_path / "partial.jpg"], stereo="top-bottom").files[0].tiled
+    Image.fromarray(smooth_sphere(64)).save(tmp_path / "small.png")
+    assert not build_gallery([tmp_path / "small.png"]).files[0].tiled  # fits one texture

@@ -18,6 +18,11 @@
   // phone-class GPU gives a page; level 0 (six tiles) always stays.
   const TILE_BUDGET = 256 * 1024 * 1024, TILE_FETCHES = 4;
   let tileBudget = TILE_BUDGET;
+  // Every texture the page holds, in bytes (mip levels included): tiles, whole images, video frames,
+  // the VR panel. Kept for the check that the page stays within a phone-class GPU's memory.
+  const texBytes = new Map();
+  function countTexture(tex, w, h, mips) { texBytes.set(tex, Math.round(w * h * 4 * (mips ? 4 / 3 : 1))); }
+  function deleteTexture(tex) { texBytes.delete(tex); gl.deleteTexture(tex); }
   const BACKGROUND = [0.16, 0.17, 0.19];
   const $ = (id) => document.getElementById(id);
   const svg = (body) => `<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">${body}</svg>`;
@@ -195,8 +200,10 @@ void main() {
 precision highp float;
 in vec2 vTex;
 uniform sampler2D uTex;
+uniform sampler2D uTexB;    // the same tile of the crossfade partner (same layout)
+uniform float uMix;
 out vec4 outColor;
-void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
+void main() { outColor = vec4(mix(texture(uTex, vTex).rgb, texture(uTexB, vTex).rgb, uMix), 1.0); }`;
   // pano's cube faces F R B L U D: camera -> photo frame rotations Ry(yaw) Rx(pitch), column-major
   const FACES = [[0, 0], [90, 0], [180, 0], [-90, 0], [0, 90], [0, -90]].map(([yaw, pitch]) => {
     const cy = Math.cos(yaw * DEG), sy = Math.sin(yaw * DEG), cp = Math.cos(pitch * DEG), sp = Math.sin(pitch * DEG);
@@ -254,7 +261,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     gl.linkProgram(tileProg);
     if (!gl.getProgramParameter(tileProg, gl.LINK_STATUS)) throw new Error("tile program: " + gl.getProgramInfoLog(tileProg));
     tileUni = {};
-    for (const n of ["uFace", "uRect", "uPose", "uWorldToEye", "uProj", "uTileSize", "uTex"]) tileUni[n] = gl.getUniformLocation(tileProg, n);
+    for (const n of ["uFace", "uRect", "uPose", "uWorldToEye", "uProj", "uTileSize", "uTex", "uTexB", "uMix"]) tileUni[n] = gl.getUniformLocation(tileProg, n);
     tileVao = gl.createVertexArray();
     gl.bindVertexArray(tileVao);
     gl.bindBuffer(gl.ARRAY_BUFFER, gl.createBuffer());
@@ -314,6 +321,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
     gl.generateMipmap(gl.TEXTURE_2D);
+    countTexture(tex, w, h, true);
     if (source.close) source.close();
     const stereo = entry.stereo || "mono";
     const eyeW = stereo === "left-right" ? w / 2 : w, eyeH = stereo === "top-bottom" ? h / 2 : h;
@@ -353,11 +361,16 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     if (v.videoWidth > maxTex || v.videoHeight > maxTex) return;  // reported once at load
     gl.bindTexture(gl.TEXTURE_2D, media.tex);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, v);
+    countTexture(media.tex, v.videoWidth, v.videoHeight, false);
   }
 
   // ---------------------------------------------------------------- tiled spheres
-  // A tiled media: {tiled: true, meta, base, tiles: Map(key -> tile), want: [], inflight, bytes, pose}.
+  // A tiled media: {tiled: true, eyes: [pyramid] (one, or left and right), meta, pose, ...};
+  // a pyramid: {meta, base, pose, tiles: Map(key -> tile), want: [], inflight, bytes, loaded, missing}.
   // tile: {level, face, row, col, tex, centre (GL world dir), cosRadius, used, state}
+  // The tile budget is shared by every pyramid the page holds (both eyes, both sides of a crossfade).
+  const pyramids = new Set();
+  function tileBytesTotal() { let n = 0; for (const p of pyramids) n += p.bytes; return n; }
   function tileKey(level, face, row, col) { return `${level}/${face}/${row}_${col}`; }
 
   function tileGeometry(media, level, face, row, col) {
@@ -410,12 +423,13 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
       gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
       gl.generateMipmap(gl.TEXTURE_2D);
+      countTexture(tex, bitmap.width, bitmap.height, true);
       bitmap.close();
       t.tex = tex;
       t.state = "ready";
       media.bytes += tileBytes(media);
       media.loaded++;
-      evictTiles(media);
+      evictTiles();
     } catch (err) {
       t.state = "failed";
       if (!media.disposed) showMessage(String(err.message || err));
@@ -425,23 +439,29 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     }
   }
 
-  // Over budget: drop the tiles drawn longest ago (never level 0, never one the current view wants).
-  function evictTiles(media) {
-    if (media.bytes <= tileBudget) return;
-    const wanted = new Set(media.want);
-    const resident = [...media.tiles.values()].filter((t) => t.tex && t.level > 0 && !wanted.has(t));
-    resident.sort((a, b) => a.used - b.used);
-    for (const t of resident) {
-      if (media.bytes <= tileBudget) break;
-      gl.deleteTexture(t.tex);
+  // Over budget: drop the tiles drawn longest ago, of any pyramid (never level 0, never one a
+  // current view wants).
+  function evictTiles() {
+    let total = tileBytesTotal();
+    if (total <= tileBudget) return;
+    const resident = [];
+    for (const p of pyramids) {
+      const wanted = new Set(p.want);
+      for (const t of p.tiles.values()) if (t.tex && t.level > 0 && !wanted.has(t)) resident.push([p, t]);
+    }
+    resident.sort((a, b) => a[1].used - b[1].used);
+    for (const [p, t] of resident) {
+      if (total <= tileBudget) break;
+      deleteTexture(t.tex);
       t.tex = null;
       t.state = "none";
-      media.bytes -= tileBytes(media);
+      p.bytes -= tileBytes(p);
+      total -= tileBytes(p);
     }
   }
 
   // The tiles the given views need, coarse to fine (finest last), nearest the view centre first.
-  function wantedTiles(media, views) {
+  function wantedTiles(media, views, cap = Infinity) {
     const levels = media.meta.levels;
     let level = 0, cosMax = 1;
     const dirs = [];
@@ -449,7 +469,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
       const ppr = (proj[5] * height) / 2;                      // screen pixels per radian at the centre
       let l = 0;
       while (l < levels.length - 1 && levels[l] / 2 < ppr) l++;   // a face spans 2 tan-units: levels[l] / 2 px per radian
-      level = Math.max(level, l);
+      level = Math.min(cap, Math.max(level, l));
       const tx = 1 / proj[0], ty = 1 / proj[5];
       cosMax = Math.min(cosMax, Math.cos(Math.atan(Math.hypot(tx, ty))));
       dirs.push([-rot[6], -rot[7], -rot[8]]);                  // the view's forward axis (-z) in the world
@@ -473,21 +493,48 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     return out.map(([l, , face, row, col]) => getTile(media, l, face, row, col));
   }
 
-  function updateTiles(media, views) {
-    const wanted = wantedTiles(media, views);
+  function updatePyramid(media, views, wanted) {
     media.want = wanted;
     for (const t of wanted) {
       if (media.inflight >= TILE_FETCHES) break;
       if (t.state === "none") fetchTile(media, t);
     }
-    const missing = wanted.filter((t) => t.state !== "ready" && t.state !== "failed").length;
-    media.missing = missing;
-    const bar = $("progress");
-    bar.hidden = missing === 0;
-    if (missing) bar.textContent = `Loading detail… ${wanted.length - missing} / ${wanted.length}`;
+    media.missing = wanted.filter((t) => t.state !== "ready" && t.state !== "failed").length;
   }
 
-  function drawTiles(media, proj, viewRot) {
+  // The tiles of every eye's pyramid of A (and of B, the crossfade partner) for the given views
+  // ({proj, rot, height, eye}); a flat screen shows the left eye.
+  function updateTiles(views) {
+    const jobs = [];
+    for (const m of [state.a, state.b]) {
+      if (!m || !m.tiled) continue;
+      m.eyes.forEach((p, e) => {
+        const mine = m.eyes.length > 1 ? views.filter((v) => (v.eye || 0) === e) : views;
+        p.want = [];
+        if (mine.length) jobs.push([p, mine]);
+      });
+    }
+    // What the views want must fit the budget (the tiles a view wants are never evicted): on a
+    // large screen, or with both eyes and both sides of a crossfade, stop at a coarser level.
+    let cap = Infinity, wants;
+    for (;;) {
+      wants = jobs.map(([p, mine]) => wantedTiles(p, mine, cap));
+      const bytes = wants.reduce((n, w, i) => n + w.length * tileBytes(jobs[i][0]), 0);
+      const finest = Math.max(0, ...wants.flatMap((w) => w.map((t) => t.level)));
+      if (bytes <= tileBudget || finest === 0) break;
+      cap = finest - 1;
+    }
+    let wanted = 0, missing = 0;
+    jobs.forEach(([p], i) => { updatePyramid(p, null, wants[i]); wanted += p.want.length; missing += p.missing; });
+    evictTiles();  // (the budget may have shrunk)
+    const bar = $("progress");
+    bar.hidden = missing === 0;
+    if (missing) bar.textContent = `Loading detail… ${wanted - missing} / ${wanted}`;
+  }
+
+  function drawTiles(m, proj, viewRot, eye, partner, mix) {
+    const media = m.eyes[Math.min(eye, m.eyes.length - 1)];
+    const other = partner && partner.tiled && mix > 0 ? partner.eyes[Math.min(eye, partner.eyes.length - 1)] : null;
     gl.useProgram(tileProg);
     gl.bindVertexArray(tileVao);
     const worldToEye = new Float32Array([viewRot[0], viewRot[3], viewRot[6], viewRot[1], viewRot[4], viewRot[7], viewRot[2], viewRot[5], viewRot[8]]);
@@ -496,10 +543,18 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     gl.uniformMatrix3fv(tileUni.uPose, false, media.pose);
     gl.uniform1f(tileUni.uTileSize, media.meta.tile);
     gl.uniform1i(tileUni.uTex, 0);
-    gl.activeTexture(gl.TEXTURE0);
-    for (const t of media.want || []) {  // level 0 covers the whole sphere: no clearing needed  // coarse to fine: the finer tiles paint over the coarser
+    gl.uniform1i(tileUni.uTexB, 1);
+    gl.uniform1f(tileUni.uMix, other ? mix : 0);
+    // coarse to fine: the finer tiles paint over the coarser; level 0 covers the whole sphere, so no
+    // clearing is needed. A crossfade draws a tile only where both sides have it, blended per tile.
+    for (const t of media.want || []) {
       if (!t.tex) continue;
-      t.used = state.frames;
+      const tb = other ? other.tiles.get(t.key) : t;
+      if (!tb || !tb.tex) continue;
+      t.used = tb.used = state.frames;
+      gl.activeTexture(gl.TEXTURE1);
+      gl.bindTexture(gl.TEXTURE_2D, tb.tex);
+      gl.activeTexture(gl.TEXTURE0);
       gl.bindTexture(gl.TEXTURE_2D, t.tex);
       gl.uniformMatrix3fv(tileUni.uFace, false, FACES[t.face]);
       gl.uniform4fv(tileUni.uRect, t.rect);
@@ -511,31 +566,42 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
   async function loadTiled(entry) {
     const r = await fetch(entry.tiles + "meta.json");
     if (!r.ok) throw new Error(`cannot load ${entry.name}: HTTP ${r.status}`);
-    const media = {
-      tiled: true, meta: await r.json(), base: entry.tiles, tiles: new Map(), want: [], inflight: 0, bytes: 0, loaded: 0, missing: 0,
-      pose: poseMatrix(entry.pose), crop: [0, 0, 1, 1], stereo: "mono", video: null, tex: null, name: entry.name,
-      width: entry.width, height: entry.height,
-    };
+    const meta = await r.json(), pose = poseMatrix(entry.pose);
+    const eyes = [];
+    for (let e = 0; e < (meta.eyes || 1); e++) {
+      const p = { meta, pose, base: entry.tiles + (e ? "right/" : ""), tiles: new Map(), want: [], inflight: 0, bytes: 0, loaded: 0, missing: 0 };
+      pyramids.add(p);
+      eyes.push(p);
+    }
+    // a partial photo comes placed in its full sphere (the rest in the background colour)
+    const media = { tiled: true, eyes, meta, pose, crop: [0, 0, 1, 1], stereo: entry.stereo || "mono", video: null, tex: null, name: entry.name };
     // level 0 first and whole: the sphere is complete (if coarse) before anything finer arrives
     const base = [];
-    for (let face = 0; face < 6; face++) base.push(getTile(media, 0, face, 0, 0));
-    media.want = base;
-    await Promise.all(base.map((t) => fetchTile(media, t)));
-    if (base.some((t) => t.state !== "ready")) { dispose(media); throw new Error(`cannot load the tiles of ${entry.name}`); }
+    for (const p of eyes) {
+      p.want = [];
+      for (let face = 0; face < 6; face++) p.want.push(getTile(p, 0, face, 0, 0));
+      base.push(...p.want.map((t) => fetchTile(p, t)));
+    }
+    await Promise.all(base);
+    if (eyes.some((p) => p.want.some((t) => t.state !== "ready"))) { dispose(media); throw new Error(`cannot load the tiles of ${entry.name}`); }
     return media;
   }
 
   function dispose(media) {
     if (!media) return;
     if (media.tiled) {
-      media.disposed = true;
-      for (const t of media.tiles.values()) if (t.tex) gl.deleteTexture(t.tex);
-      media.tiles.clear();
+      for (const p of media.eyes) {
+        p.disposed = true;
+        for (const t of p.tiles.values()) if (t.tex) deleteTexture(t.tex);
+        p.tiles.clear();
+        p.bytes = 0;
+        pyramids.delete(p);
+      }
       $("progress").hidden = true;
       return;
     }
     if (media.video) { media.video.pause(); media.video.removeAttribute("src"); media.video.load(); }
-    gl.deleteTexture(media.tex);
+    deleteTexture(media.tex);
   }
 
   async function showItem(index) {
@@ -550,9 +616,14 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
       if (item.kind === "video") {
         [a, b] = await Promise.all([loadVideo(item.a, false), item.b ? loadVideo(item.b, true) : null]);
       } else {
-        // a large sphere alone comes as tiles; a pair crossfades two whole textures (shrunk to fit)
-        const tiled = item.a.tiles && !item.b;
-        [a, b] = await Promise.all([tiled ? loadTiled(item.a) : loadImage(item.a), item.b ? loadImage(item.b) : null]);
+        // a large sphere comes as tiles; a pair of them crossfades tile by tile when both have the
+        // same layout, else both come as whole textures (shrunk to fit)
+        const tiled = item.a.tiles && (!item.b || item.b.tiles);
+        [a, b] = await Promise.all([tiled ? loadTiled(item.a) : loadImage(item.a), item.b ? (tiled ? loadTiled(item.b) : loadImage(item.b)) : null]);
+        if (b && a.tiled && String(a.meta.levels) !== String(b.meta.levels)) {
+          dispose(a); dispose(b); a = b = null;
+          [a, b] = await Promise.all([loadImage(item.a), loadImage(item.b)]);
+        }
       }
     } catch (err) {
       dispose(a); dispose(b);
@@ -660,7 +731,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
 
   // ---------------------------------------------------------------- drawing
   function drawView(proj, viewRot, eye = 0) {
-    if (state.a && state.a.tiled) { drawTiles(state.a, proj, viewRot); return; }
+    if (state.a && state.a.tiled) { drawTiles(state.a, proj, viewRot, eye, state.b, state.b ? state.mix : 0); return; }
     gl.useProgram(prog);
     gl.uniformMatrix4fv(uni.uInvProj, false, invert4(proj));
     gl.uniformMatrix3fv(uni.uView, false, viewRot);
@@ -710,7 +781,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, w, h);
     const proj = perspective(state.fov, w / h), rot = desktopRotation();
-    if (state.a && state.a.tiled) updateTiles(state.a, [{ proj, rot, height: h }]);
+    if (state.a && state.a.tiled) updateTiles([{ proj, rot, height: h, eye: 0 }]);
     drawView(proj, rot);
     if (playing) updateVideoUI();
     frameDone();
@@ -819,9 +890,9 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     const views = [];
     for (const view of pose.views) {
       const vp = layer.getViewport(view);
-      if (vp) views.push({ view, vp, proj: view.projectionMatrix, rot: mul3(turn, rot3of4(view.transform.matrix)), height: vp.height });
+      if (vp) views.push({ view, vp, proj: view.projectionMatrix, rot: mul3(turn, rot3of4(view.transform.matrix)), height: vp.height, eye: view.eye === "right" ? 1 : 0 });
     }
-    if (state.a && state.a.tiled) updateTiles(state.a, views);
+    if (state.a && state.a.tiled) updateTiles(views);
     for (const { view, vp, proj, rot } of views) {
       gl.viewport(vp.x, vp.y, vp.width, vp.height);
       drawView(proj, rot, view.eye === "right" ? 1 : 0);
@@ -960,6 +1031,7 @@ void main() { outColor = vec4(texture(uTex, vTex).rgb, 1.0); }`;
     gl.bindTexture(gl.TEXTURE_2D, panel.tex);
     gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, panel.canvas);
+    countTexture(panel.tex, panel.canvas.width, panel.canvas.height, false);
   }
 
   const PANEL_VERT = `#version 300 es
@@ -1179,13 +1251,17 @@ void main() { outColor = vec4(texture(uTex, vUV).rgb, 1.0); }`;
   // A small handle for automation and debugging (used by the browser tests).
   window.panoViewer = {
     get state() { return { yaw: state.yaw, pitch: state.pitch, fov: state.fov, mix: state.mix, index: state.index, frames: state.frames, ready: !!state.a, xr: !!state.xr }; },
-    get tiles() {  // a tiled sphere's loading state: what the view needs, what is resident, texture bytes
-      const m = state.a && state.a.tiled ? state.a : null;
-      if (!m) return null;
-      const want = m.want.map((t) => t.level);
-      return { wanted: m.want.length, missing: m.missing, finest: want.length ? Math.max(...want) : 0, levels: m.meta.levels.length,
-        resident: [...m.tiles.values()].filter((t) => t.tex).length, bytes: m.bytes, budget: tileBudget, loaded: m.loaded };
+    get tiles() {  // the tiled spheres' loading state (every eye, both sides of a crossfade): what the views
+      // need, what is resident, texture bytes
+      if (!(state.a && state.a.tiled)) return null;
+      const ps = [state.a, state.b].filter((m) => m && m.tiled).flatMap((m) => m.eyes);
+      const want = ps.flatMap((p) => p.want.map((t) => t.level));
+      const sum = (f) => ps.reduce((n, p) => n + f(p), 0);
+      return { wanted: want.length, missing: sum((p) => p.missing), finest: want.length ? Math.max(...want) : 0, levels: state.a.meta.levels.length,
+        resident: sum((p) => [...p.tiles.values()].filter((t) => t.tex).length), bytes: tileBytesTotal(), budget: tileBudget,
+        loaded: sum((p) => p.loaded), pyramids: ps.length, eyes: state.a.eyes.length };
     },
+    get textureBytes() { let n = 0; for (const v of texBytes.values()) n += v; return n; },  // every texture the page holds
     setTileBudget(bytes) { tileBudget = bytes; },  // automation: a small budget shows the eviction at work
     get video() { return state.a && state.a.video; },
     nextFrame() { state.dirty = true; return new Promise((resolve) => frameWaiters.push(resolve)); },
