@@ -365,7 +365,7 @@ class TileSource:
         Raises:
             InputError: The image cannot be decoded, or the cache folder cannot be written.
         """
-        from pano.io.image import _open
+        from pano.io.header import open_image as _open
 
         target = self.folder
         try:

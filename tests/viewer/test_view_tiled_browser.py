@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _viewdata import BACKGROUND, ORANGE, PARTIAL_EAST, PARTIAL_WEST, RED, YELLOW
+from tests.viewer._viewdata import BACKGROUND, ORANGE, PARTIAL_EAST, PARTIAL_WEST, RED, YELLOW
 from PIL import Image
-from test_view_browser import FAKE_XR, RIGHT_BACK, H, Page, W, assert_color, stereo_pair
+from tests.viewer.test_view_browser import FAKE_XR, RIGHT_BACK, H, Page, W, assert_color, stereo_pair
 
 from pano.viewer import tiles as tiles_module
 from pano.viewer.media import build_gallery
