@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -89,7 +90,8 @@ def max_pixels_arg(max_pixels: int | None):
 
 
 class Progress:
-    """A tqdm progress bar fed by the library's ``progress(done, total, label)`` callbacks (silent with -q)."""
+    """A tqdm progress bar fed by the library's ``progress(done, total, label)`` callbacks (silent with -q);
+    ``progress(0, 0, message)`` is a message."""
 
     def __init__(self, quiet: bool, unit: str = "step", desc: str = "") -> None:
         self.quiet, self.unit, self.desc = quiet, unit, desc
@@ -97,6 +99,11 @@ class Progress:
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if self.quiet:
+            return
+        if total == 0:  # a message from the filter (an out-of-memory retry), printed above the bar
+            from tqdm import tqdm
+
+            tqdm.write(f"pano {self.desc}: {label}" if self.desc else f"pano: {label}", file=sys.stderr)
             return
         if self.bar is None:
             from tqdm import tqdm

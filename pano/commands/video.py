@@ -13,8 +13,9 @@ import click
 from pano.commands.batch import ray_options
 from pano.commands.common import default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError
+from pano.filters.settings import SETTINGS  # no torch: the settings dataclasses only
 
-FILTERS = ("dream", "beauty", "upscale", "mirage")
+FILTERS = tuple(SETTINGS)
 
 
 def parse_filter_options(args: list[str]) -> dict[str, Any]:
@@ -57,7 +58,8 @@ def _convert(value: str) -> Any:
 
 
 def build_filter(name: str, options: dict[str, Any]) -> Any:
-    """A filter from the registry (``dream``/``beauty``/``upscale``) or a ``module:factory`` path.
+    """A filter from the registry (``dream``/``beauty``/``upscale``/``mirage``: its settings from ``options``, built
+    by :func:`pano.filters.factory.build_filter` on ``options["device"]``) or a ``module:factory`` path.
 
     Raises:
         ModelError: the filter cannot be found or built.
@@ -69,12 +71,13 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
         except (ImportError, AttributeError) as exc:
             raise ModelError(f"cannot import filter factory {name!r}: check the module:name spelling") from exc
         return factory(**options)
+    from pano.filters.factory import build_filter as build  # noqa: PLC0415
+    from pano.filters.settings import settings_for  # noqa: PLC0415
+
+    options = dict(options)
+    device = options.pop("device", "auto")
     try:
-        from pano.filters.registry import make_filter  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModelError("pano's filter registry is not installed: reinstall pano") from exc
-    try:
-        return make_filter(name, **options)
+        return build(settings_for(name, **options), device)
     except TypeError as exc:
         raise InputError(f"bad option for --filter {name}: {exc}: see pano {name} --help") from exc
 
@@ -110,13 +113,9 @@ def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
         converted = param.type.convert(str(value), param, ctx)
         out[key] = value if isinstance(param.type, click.Choice) else converted  # a choice "2" stays the number 2
     if name == "dream":
-        if isinstance(out.get("channels"), str):
-            from pano.commands.dream import _channels  # noqa: PLC0415
+        from pano.commands.dream import cli_to_settings_fields  # noqa: PLC0415
 
-            out["channels"] = _channels(out["channels"])
-        for option, setting in (("jitter", "orientation"), ("fov", "fov_deg")):  # as pano dream maps them
-            if option in out:
-                out[setting] = out.pop(option)
+        out = cli_to_settings_fields(out)
     return out
 
 
@@ -129,7 +128,8 @@ def check_outputs(output: Path | None, frames_out: Path | None, options: Any) ->
 
 @dataclass(frozen=True)
 class FilterFactory:
-    """A filter by name and options, built on a Ray worker's own device: ``FilterFactory(...)(device)``."""
+    """A filter by name and options, built on a Ray worker's own device: ``FilterFactory(...)(device)``; a
+    registered filter's options become its settings there, built by :func:`pano.filters.factory.build_filter`."""
 
     name: str
     options: dict[str, Any]
@@ -270,7 +270,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         filter_options["model"] = model
     if ":" not in filter_name:
         if filter_name not in FILTERS:
-            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty, upscale or mirage")
+            raise InputError(f"unknown filter {filter_name!r}: use {', '.join(FILTERS[:-1])} or {FILTERS[-1]}")
         filter_options = check_filter_options(filter_name, filter_options)
         filter_options.setdefault("device", device)
         if filter_name in ("dream", "mirage"):

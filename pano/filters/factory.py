@@ -5,7 +5,7 @@
 caller's choice to make, as the CLI does). The CLI, ``pano video``, the Ray workers and Python callers all build
 filters here. ``parts`` hands over what a caller has already loaded, so a batch of files loads a model once:
 ``backbone=`` (dream), ``classifier=`` (mirage), ``model=`` (beauty: a loaded :class:`BeautyModel`),
-``descriptor=`` (upscale), ``guide=`` (dream: the guide image, read under the caller's pixel limit) and
+``descriptor=`` (upscale; ``quiet=False`` shows a download's progress), ``guide=`` (dream: the guide image, read under the caller's pixel limit) and
 ``mask=`` (dream: the mask already placed on the sphere, for a partial
 photosphere; otherwise ``settings.mask`` is read from its path).
 """
@@ -62,11 +62,11 @@ def gray(pixels):
     return (pixels[:, :3] * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
-def _upscale(s: UpscaleSettings, dev, descriptor=None):
+def _upscale(s: UpscaleSettings, dev, descriptor=None, quiet=True):
     from pano.filters.upscale import UpscaleFilter  # noqa: PLC0415
 
     return UpscaleFilter(s.model, scale=s.scale, tile=s.tile, device=dev, precision=s.precision, descriptor=descriptor,
-                         quiet=True, repair_seam=s.repair_seam, flat=s.flat)
+                         quiet=quiet, repair_seam=s.repair_seam, flat=s.flat)
 
 
 def _beauty(s: BeautySettings, dev, model=None):
@@ -94,6 +94,6 @@ _BUILDERS: dict[type, Callable[..., Any]] = {
     DreamSettings: _dream, UpscaleSettings: _upscale, BeautySettings: _beauty, MirageFilterSettings: _mirage,
 }
 _PARTS: dict[type, set[str]] = {
-    DreamSettings: {"backbone", "guide", "mask"}, UpscaleSettings: {"descriptor"}, BeautySettings: {"model"},
+    DreamSettings: {"backbone", "guide", "mask"}, UpscaleSettings: {"descriptor", "quiet"}, BeautySettings: {"model"},
     MirageFilterSettings: {"classifier"},
 }

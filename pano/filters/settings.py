@@ -68,6 +68,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 def dream_settings(preset: str = "classic", **options: Any) -> DreamSettings:
     """:class:`DreamSettings` of ``preset`` with ``options`` (field names) over it. A preset's layer is kept
     only where the model has it (an explicit ``layer`` is always kept, and checked when the model loads)."""
+    if options.get("model") is None:  # None: the default model
+        options.pop("model", None)
     settings = replace(DreamSettings().with_preset(preset), **_known(DreamSettings, "dream", options))
     if "layer" not in options and settings.layer is not None:
         from pano.models.registry import get_spec  # noqa: PLC0415 - torch loads here
@@ -143,7 +145,7 @@ def settings_for(kind: str, **options: Any) -> FilterSettings:
     if kind == "dream":
         return dream_settings(**options)
     if kind == "mirage":
-        top = {k: options.pop(k) for k in ("model", "weights", "labels", "precision") if k in options}
+        top = {k: options.pop(k) for k in ("model", "weights", "labels", "precision") if options.get(k) is not None}
         from pano.filters.mirage import MirageSettings  # noqa: PLC0415 - torch loads here
 
         _known(MirageSettings, kind, options)
