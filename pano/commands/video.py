@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -141,7 +143,19 @@ class FilterFactory:
         return build_filter(self.name, options)
 
 
-def _on_ray(address: str, workers: int | None, device: str, factory: FilterFactory, chunks: tuple[int, int, int],
+def filter_factory(name: str, options: dict[str, Any]) -> Callable[[str], Any]:
+    """``factory(device) -> filter``, picklable for Ray workers: a registered filter's settings object (made here,
+    so a bad option is refused before any model loads or worker starts) with
+    :func:`pano.filters.factory.build_filter`; a ``module:factory`` filter by name and options."""
+    if ":" in name:
+        return FilterFactory(name, options)
+    from pano.filters.factory import build_filter as build  # noqa: PLC0415
+    from pano.filters.settings import settings_for  # noqa: PLC0415
+
+    return functools.partial(build, settings_for(name, **{k: v for k, v in options.items() if k != "device"}))
+
+
+def _on_ray(address: str, workers: int | None, device: str, factory: Callable[[str], Any], chunks: tuple[int, int, int],
             options: Any, state: dict[str, Any], run: Any) -> Any:
     """``run(engine)`` with a Ray frame engine; the actors are stopped at the end, also on Ctrl-C."""
     from pano.distributed.cluster import ray_session  # noqa: PLC0415
@@ -313,7 +327,8 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     from pano.video.pipeline import open_source  # noqa: PLC0415
 
     open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
-    filt = build_filter(filter_name, filter_options) if ray is None else None  # on Ray: built by each worker
+    factory = filter_factory(filter_name, filter_options)  # a registered filter's settings are made (and checked) here
+    filt = factory(filter_options.get("device", device)) if ray is None else None  # on Ray: built by each worker
 
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -336,7 +351,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         if ray is None:
             result = process_video(input_path, filt, out, frames_out, options, progress=progress)
         else:
-            result = _on_ray(ray, workers, device, FilterFactory(filter_name, filter_options), (chunk, chunk_warmup, chunk_overlap),
+            result = _on_ray(ray, workers, device, factory, (chunk, chunk_warmup, chunk_overlap),
                              options, state, lambda engine: process_video(input_path, engine.filter, out, frames_out, options, progress=progress, engine=engine))
     except KeyboardInterrupt:
         if state["bar"] is not None:

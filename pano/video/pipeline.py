@@ -139,12 +139,11 @@ def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
 def _resolve_mode(filt: SphereFilter, mode: str) -> BlendMode:
     """``auto``: ``both`` for filters that declare ``takes_init`` (pano's dream and mirage), else ``output``
     (map filters: upscale, beauty)."""
-    takes_init = filt.info.takes_init and filt.info.scale == 1
     if mode != "auto":
-        if mode == "init" and not takes_init:
+        if mode == "init" and not filt.info.takes_init:
             raise InputError(f"filter {filt.info.name} takes no init image: use --blend-mode input or output")
         return mode  # type: ignore[return-value]
-    return "both" if takes_init else "output"
+    return "both" if filt.info.takes_init and filt.info.scale == 1 else "output"
 
 
 def check_filter(filt: Any) -> None:
