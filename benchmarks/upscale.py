@@ -145,7 +145,7 @@ def memory_check(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         img = read_image(src)
         filt = UpscaleFilter(device="cpu", descriptor=stand_in)
-        result = filt.upscale(img.pixels, out_dtype=torch.uint8, out_device="cpu")
+        result = filt(img.pixels, out_dtype=torch.uint8, out_device="cpu")
         write_image(result[0].permute(1, 2, 0).numpy(), Path(tmp) / "out.jpg", like=img)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"2048x1024 -> {result.shape[-1]}x{result.shape[-2]} file to file on the CPU in {time.perf_counter() - t0:.1f} s "

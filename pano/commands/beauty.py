@@ -173,7 +173,8 @@ class _Painter:
     def __call__(self, image: Path, out_path: Path) -> None:
         import torch
 
-        from pano.filters.beauty import BeautyFilter
+        from pano.filters.factory import build_filter
+        from pano.filters.settings import BeautySettings
         from pano.io.image import read_image, write_image
 
         job, dev, quiet = self.job, self.dev, self.job.quiet
@@ -185,7 +186,8 @@ class _Painter:
         img = read_image(image, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
         if img.kind == "partial":
             raise InputError(f"{image.name} is a partial panorama: beauty needs a full sphere; use --flat to repaint it as a photo")
-        filt = BeautyFilter(self.model, view_size=job.view_size, flat=job.flat, precision=job.precision)
+        settings = BeautySettings(job.model.path, view_size=job.view_size, flat=job.flat, precision=job.precision)
+        filt = build_filter(settings, dev, model=self.model)
         with Progress(quiet, unit="view", desc="beauty") as progress:
             out = filt(img.pixels.to(dev), progress=progress)
         out = out.cpu()

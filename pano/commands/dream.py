@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,12 @@ from pano.commands.common import (
 )
 from pano.commands.batch import batch_output_options, ray_address, ray_options
 from pano.errors import InputError
+from pano.filters.settings import PRESETS
 
-PRESET_NAMES = ["classic", "subtle", "intense", "wild", "fine", "quick"]
+PRESET_NAMES = list(PRESETS)
+#: pano dream's options whose DreamSettings field has another name; every other option of a setting is named
+#: as its field (tests/filters/test_contract.py checks the command against the fields)
+OPTION_FIELDS = {"jitter": "orientation", "fov": "fov_deg"}
 
 
 def _channels(value: str | None) -> tuple[int, ...] | None:
@@ -41,6 +45,17 @@ def _channels(value: str | None) -> tuple[int, ...] | None:
         return tuple(out)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use channel numbers like 3,17,40-45", param_hint="--channels") from None
+
+
+def cli_to_settings_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """``pano dream``'s option values (also ``pano video --filter dream``'s) as :class:`DreamSettings` fields."""
+    out = dict(options)
+    if isinstance(out.get("channels"), str):
+        out["channels"] = _channels(out["channels"])
+    for option, name in OPTION_FIELDS.items():
+        if option in out:
+            out[name] = out.pop(option)
+    return out
 
 
 @click.command(context_settings={"show_default": True})
@@ -93,25 +108,20 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     """
     from pano.commands.batch import plan_batch, run_batch
     from pano.distributed.carried import carry_file
-    from pano.filters.dream import DreamSettings
+    from pano.filters.settings import DreamSettings, dream_settings
 
     check_device(device)
     if stereo and stereo != "mono" and (flat or upscale or mask):
         raise InputError("--stereo works on a full stereo sphere: leave out --flat, --upscale and --mask")
     ray, images = ray_address(ray, images)
     batch = plan_batch(images, output, overwrite, "dream")
-    settings = DreamSettings().with_preset(preset)
-    preset_size = settings.size != DreamSettings().size
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if "channels" in given:
-        given["channels"] = _channels(given["channels"])
-    if "jitter" in given:
-        given["orientation"] = given.pop("jitter")
-    if "fov" in given:
-        given["fov_deg"] = given.pop("fov")
-    known = {f.name for f in fields(DreamSettings)}
-    settings = replace(settings, **{k: v for k, v in given.items() if k in known}, model=model, seed=seed, flat=flat)
-    settings = replace(settings, guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam)
+    preset_size = DreamSettings().with_preset(preset).size != DreamSettings().size
+    given = cli_to_settings_fields({k: v for k, v in overrides.items() if v is not None})
+    settings = dream_settings(
+        preset, **given, **({"layer": layer} if layer else {}), model=model, seed=seed, flat=flat,
+        guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam,
+        weights=str(weights) if weights else None, precision=precision,
+    )
     size_from = "--size" if "size" in given else f"--preset {preset}" if preset_size else None
     job = DreamJob(
         settings, layer, carry_file(weights), precision, carry_file(guide), carry_file(mask), read_mode(flat, full_sphere),
@@ -160,6 +170,7 @@ class _Dreamer:
         self.dtype = resolve_precision(job.precision, self.dev)
         spec, preset_layer = get_spec(job.settings.model), job.settings.layer
         self.layer = job.layer or (preset_layer if preset_layer in spec.layers else None) or spec.default_layer
+        self.settings = replace(job.settings, layer=self.layer, precision=job.precision)
         self.guide = read_image(job.guide.local(), mode="flat", max_pixels=job.limit).pixels if job.guide else None
         self._backbone = None
 
@@ -177,9 +188,9 @@ class _Dreamer:
 
     def __call__(self, image: Path, out_path: Path) -> None:
         from pano.commands.stereo import stereo_layout
-        from pano.filters.dream import DreamFilter
+        from pano.filters.factory import build_filter
 
-        job, settings, quiet, dev, dtype = self.job, self.job.settings, self.job.quiet, self.dev, self.dtype
+        job, settings, quiet, dev, dtype = self.job, self.settings, self.job.quiet, self.dev, self.dtype
         t0 = time.perf_counter()
         layout = stereo_layout(image, job.stereo, settings.flat)
         if layout != "mono":
@@ -191,13 +202,11 @@ class _Dreamer:
         settings, why = _working_size(settings, job.size_from, dev, pixels)
         _check_view_size(settings, pixels)
         mask_t = _mask_tensor(job.mask.local(), loaded, settings.flat, job.limit) if job.mask else None
-        filt = DreamFilter(self.backbone, settings, layer=self.layer, dtype=dtype, guide=self.guide, mask=mask_t)
+        filt = build_filter(settings, dev, backbone=self.backbone, guide=self.guide, mask=mask_t)
         say(quiet, f"pano dream: {image.name} on {dev.type} ({_dtype_name(dtype)}), {filt.settings.model}:{filt.layer}, working size {why}")
 
-        with Progress(quiet, desc="dream") as bar:
+        with Progress(quiet, desc="dream") as bar:  # messages (an out-of-memory retry) are printed as they come
             result = filt(pixels, progress=bar)
-        for message in dict.fromkeys(filt.messages):
-            say(quiet, f"pano dream: {message}")
         scale = 1
         if job.upscale:
             result, scale = _upscale(result, job.upscale, dev, job.precision, quiet, settings.flat), job.upscale
@@ -225,12 +234,12 @@ def _dream_stereo(dreamer: "_Dreamer", image: Path, out_path: Path, layout: str)
     """A stereo photosphere: the left eye dreamed, carried to the right eye along the disparity between
     the eyes, the right eye finished from there (:func:`pano.commands.stereo.run_stereo_photo`)."""
     from pano.commands.stereo import run_stereo_photo
-    from pano.filters.dream import DreamFilter
+    from pano.filters.factory import build_filter
 
     job = dreamer.job
 
     def make_filter():
-        return DreamFilter(dreamer.backbone, replace(job.settings, flat=False), layer=dreamer.layer, dtype=dreamer.dtype, guide=dreamer.guide)
+        return build_filter(replace(dreamer.settings, flat=False), dreamer.dev, backbone=dreamer.backbone, guide=dreamer.guide)
 
     def xmp_of(filt) -> dict[str, str]:
         params = {"filter": "dream", **filt.params(), "stereo": layout, "device": dreamer.dev.type, "precision": _dtype_name(dreamer.dtype)}
@@ -272,12 +281,10 @@ def _working_size(settings, size_from: str | None, dev, pixels):
 
 
 def _read_gray(path: Path, limit):
-    import torch
-
+    from pano.filters.factory import gray
     from pano.io.image import read_image
 
-    img = read_image(path, mode="flat", max_pixels=limit)
-    return (img.pixels * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return gray(read_image(path, mode="flat", max_pixels=limit).pixels)
 
 
 def _mask_tensor(mask: Path, loaded, flat: bool, limit):
@@ -303,12 +310,12 @@ def _upscale(result, scale: int, dev, precision: str, quiet: bool, flat: bool):
     """The dream's result upscaled on its device: a full sphere (partial photospheres are cut out later), or a
     flat photo with none of the sphere's padding. The seam is not repaired again: the dream already spread
     the input's step at ±180° (or was told to keep it with --keep-seam)."""
-    from pano.filters.upscale import UpscaleFilter
+    from pano.filters.factory import build_filter
+    from pano.filters.settings import UpscaleSettings
 
-    up = UpscaleFilter(scale=scale, device=dev, precision=precision, repair_seam=False)
-    sphere = not flat
+    up = build_filter(UpscaleSettings(scale=scale, precision=precision, repair_seam=False, flat=flat), dev)
     with Progress(quiet, unit="tile", desc=f"upscale x{scale}") as bar:
-        return up.upscale(result, wrap_x=sphere, pole_top=sphere, pole_bottom=sphere, progress=bar)
+        return up(result, progress=bar)
 
 
 def _write(result, out_path: Path, loaded, image: Path, flat: bool, scale: int, overwrite: bool, xmp: dict) -> None:

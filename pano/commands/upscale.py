@@ -94,9 +94,10 @@ def upscale(
     ray, inputs = ray_address(ray, inputs)
     known = int(scale) if scale else (SR_MODELS[model].scale if model in SR_MODELS else 4 if model == "auto" else None)
     if known is None:  # a model file: its scale is in the file
-        from pano.filters.upscale import UpscaleFilter
+        from pano.filters.factory import build_filter
+        from pano.filters.settings import UpscaleSettings
 
-        known = UpscaleFilter(model, tile=tile, device="cpu", quiet=True).scale
+        known = build_filter(UpscaleSettings(model, tile=tile), "cpu").scale
     batch = plan_batch(inputs, output, overwrite, f"x{known}")  # fails on the outputs before loading a model
     job = UpscaleJob(model, int(scale) if scale else None, tile, precision, flat, keep_seam, overwrite, quiet, full_sphere, stereo)
     run_batch(job, batch, command="upscale", device=device, ray=ray, workers=workers, overwrite=overwrite, quiet=quiet)
@@ -124,17 +125,17 @@ class UpscaleJob:
 
 class _Upscaler:
     def __init__(self, job: UpscaleJob, device: str) -> None:
-        from pano.filters.upscale import UpscaleFilter
+        from pano.filters.factory import build_filter
+        from pano.filters.settings import UpscaleSettings
 
         self.job = job
-        self.filt = UpscaleFilter(
-            job.model, scale=job.scale, tile=job.tile, device=device, precision=job.precision, quiet=job.quiet,
-            repair_seam=not job.keep_seam,
-        )
+        settings = UpscaleSettings(job.model, job.scale, job.tile, job.precision, repair_seam=not job.keep_seam, flat=job.flat)
+        self.filt = build_filter(settings, device, quiet=job.quiet)
 
     def __call__(self, input_path: Path, out_path: Path) -> None:
         import torch
 
+        from pano.filters.base import Extent
         from pano.io.image import read_image, write_image
 
         job, filt, quiet = self.job, self.filt, self.job.quiet
@@ -143,21 +144,10 @@ class _Upscaler:
             run_stereo_photo(lambda: filt, input_path, out_path, layout, command="upscale", overwrite=job.overwrite, quiet=quiet)
             return
         img = read_image(input_path, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
-        g = img.geometry
-        wrap_x = g is not None and g.crop_width >= g.full_width
-        pole_top = wrap_x and g is not None and g.crop_top <= 0
-        pole_bottom = wrap_x and g is not None and g.crop_top + g.crop_height >= g.full_height
         out_dtype = torch.float32 if img.bit_depth == 16 else torch.uint8
+        # a partial panorama wraps across ±180° only when it spans 360°, and is padded only at poles it reaches
         with Progress(quiet, unit="tile", leave=False) as progress:  # one bar per pass, named by the filter
-            result = filt.upscale(
-                img.pixels,
-                wrap_x=wrap_x,
-                pole_top=pole_top,
-                pole_bottom=pole_bottom,
-                out_dtype=out_dtype,
-                out_device="cpu",
-                progress=progress,
-            )
+            result = filt(img.pixels, extent=Extent.of(img.geometry), out_dtype=out_dtype, out_device="cpu", progress=progress)
         image = result[0].permute(1, 2, 0).numpy() if out_dtype == torch.uint8 else result
         write_image(image, out_path, like=img, overwrite=job.overwrite)
         if not quiet:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -13,8 +15,9 @@ import click
 from pano.commands.batch import ray_options
 from pano.commands.common import Progress, default_output_path, device_option, output_options, quiet_option
 from pano.errors import InputError, ModelError
+from pano.filters.settings import SETTINGS  # no torch: the settings dataclasses only
 
-FILTERS = ("dream", "beauty", "upscale", "mirage")
+FILTERS = tuple(SETTINGS)
 
 
 def parse_filter_options(args: list[str]) -> dict[str, Any]:
@@ -57,7 +60,8 @@ def _convert(value: str) -> Any:
 
 
 def build_filter(name: str, options: dict[str, Any]) -> Any:
-    """A filter from the registry (``dream``/``beauty``/``upscale``) or a ``module:factory`` path.
+    """A filter from the registry (``dream``/``beauty``/``upscale``/``mirage``: its settings from ``options``, built
+    by :func:`pano.filters.factory.build_filter` on ``options["device"]``) or a ``module:factory`` path.
 
     Raises:
         ModelError: the filter cannot be found or built.
@@ -69,12 +73,13 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
         except (ImportError, AttributeError) as exc:
             raise ModelError(f"cannot import filter factory {name!r}: check the module:name spelling") from exc
         return factory(**options)
+    from pano.filters.factory import build_filter as build  # noqa: PLC0415
+    from pano.filters.settings import settings_for  # noqa: PLC0415
+
+    options = dict(options)
+    device = options.pop("device", "auto")
     try:
-        from pano.filters.registry import make_filter  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModelError("pano's filter registry is not installed: reinstall pano") from exc
-    try:
-        return make_filter(name, **options)
+        return build(settings_for(name, **options), device)
     except TypeError as exc:
         raise InputError(f"bad option for --filter {name}: {exc}: see pano {name} --help") from exc
 
@@ -110,13 +115,9 @@ def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
         converted = param.type.convert(str(value), param, ctx)
         out[key] = value if isinstance(param.type, click.Choice) else converted  # a choice "2" stays the number 2
     if name == "dream":
-        if isinstance(out.get("channels"), str):
-            from pano.commands.dream import _channels  # noqa: PLC0415
+        from pano.commands.dream import cli_to_settings_fields  # noqa: PLC0415
 
-            out["channels"] = _channels(out["channels"])
-        for option, setting in (("jitter", "orientation"), ("fov", "fov_deg")):  # as pano dream maps them
-            if option in out:
-                out[setting] = out.pop(option)
+        out = cli_to_settings_fields(out)
     return out
 
 
@@ -129,7 +130,8 @@ def check_outputs(output: Path | None, frames_out: Path | None, options: Any) ->
 
 @dataclass(frozen=True)
 class FilterFactory:
-    """A filter by name and options, built on a Ray worker's own device: ``FilterFactory(...)(device)``."""
+    """A filter by name and options, built on a Ray worker's own device: ``FilterFactory(...)(device)``; a
+    registered filter's options become its settings there, built by :func:`pano.filters.factory.build_filter`."""
 
     name: str
     options: dict[str, Any]
@@ -141,7 +143,19 @@ class FilterFactory:
         return build_filter(self.name, options)
 
 
-def _on_ray(address: str, workers: int | None, device: str, factory: FilterFactory, chunks: tuple[int, int, int],
+def filter_factory(name: str, options: dict[str, Any]) -> Callable[[str], Any]:
+    """``factory(device) -> filter``, picklable for Ray workers: a registered filter's settings object (made here,
+    so a bad option is refused before any model loads or worker starts) with
+    :func:`pano.filters.factory.build_filter`; a ``module:factory`` filter by name and options."""
+    if ":" in name:
+        return FilterFactory(name, options)
+    from pano.filters.factory import build_filter as build  # noqa: PLC0415
+    from pano.filters.settings import settings_for  # noqa: PLC0415
+
+    return functools.partial(build, settings_for(name, **{k: v for k, v in options.items() if k != "device"}))
+
+
+def _on_ray(address: str, workers: int | None, device: str, factory: Callable[[str], Any], chunks: tuple[int, int, int],
             options: Any, state: dict[str, Any], run: Any) -> Any:
     """``run(engine)`` with a Ray frame engine; the actors are stopped at the end, also on Ctrl-C."""
     from pano.distributed.cluster import ray_session  # noqa: PLC0415
@@ -270,7 +284,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         filter_options["model"] = model
     if ":" not in filter_name:
         if filter_name not in FILTERS:
-            raise InputError(f"unknown filter {filter_name!r}: use dream, beauty, upscale or mirage")
+            raise InputError(f"unknown filter {filter_name!r}: use {', '.join(FILTERS[:-1])} or {FILTERS[-1]}")
         filter_options = check_filter_options(filter_name, filter_options)
         filter_options.setdefault("device", device)
         if filter_name in ("dream", "mirage"):
@@ -313,7 +327,8 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
     from pano.video.pipeline import open_source  # noqa: PLC0415
 
     open_source(input_path, options)  # the input too (missing, not a video, bad image, decompression bomb)
-    filt = build_filter(filter_name, filter_options) if ray is None else None  # on Ray: built by each worker
+    factory = filter_factory(filter_name, filter_options)  # a registered filter's settings are made (and checked) here
+    filt = factory(filter_options.get("device", device)) if ray is None else None  # on Ray: built by each worker
 
     state: dict[str, Any] = {"done": 0, "workers": ""}
     bar = Progress(quiet, unit="frame", desc="pano video")  # drawn from the first frame: errors before it are one clean line
@@ -327,7 +342,7 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         if ray is None:
             result = process_video(input_path, filt, out, frames_out, options, progress=progress)
         else:
-            result = _on_ray(ray, workers, device, FilterFactory(filter_name, filter_options), (chunk, chunk_warmup, chunk_overlap),
+            result = _on_ray(ray, workers, device, factory, (chunk, chunk_warmup, chunk_overlap),
                              options, state, lambda engine: process_video(input_path, engine.filter, out, frames_out, options, progress=progress, engine=engine))
     except KeyboardInterrupt:
         bar.close()

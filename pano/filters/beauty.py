@@ -733,7 +733,7 @@ class BeautyFilter:
         ``(1, 3, H, W)`` in ``[0, 1]`` -> ``(1, 3, H, W)`` in ``[0, 1]``.
     """
 
-    info = FilterInfo(name="beauty", scale=1)
+    info = FilterInfo(name="beauty", scale=1, supports_flat=True)
 
     def __init__(
         self,

@@ -13,75 +13,38 @@ The method (Mordvintsev et al. 2015) adapted to a sphere:
 * Objectives: the mean squared activation of a layer (optionally a channel subset), or with a guide image
   the dot product between the view's features and the guide's mean feature vector.
 
+It is composed from small parts in the manner of lucent: objectives as callables
+(:mod:`pano.filters.objectives`), the parametrisation (:mod:`pano.filters.parametrisation`: the cube map and
+its random rotations, or flat tiles) and a short ascent loop (:mod:`pano.filters.ascent`); this module runs
+them in octaves and carries the dream's change to the input's size.
+
 Everything runs on the device of the backbone, in fp32 or with bf16/fp16 autocast.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import asdict, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pano.device import autocast, halve_batch_on_oom
 from pano.errors import InputError
+from pano.filters.ascent import Batching, ascend, features, view_score
 from pano.filters.base import FilterInfo, ProgressFn
-from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
+from pano.filters.objectives import Objective, feature_direction, guide_dot, layer_activation, select_channels
+from pano.filters.parametrisation import (  # noqa: F401 - _SphereRender, _smoothed_padded: pano.filters.mirage uses them
+    FlatParametrisation,
+    SphereParametrisation,
+    _FlatTiles,
+    _smoothed_padded,
+    _SphereRender,
+)
+from pano.filters.settings import PRESETS, DreamSettings  # noqa: F401 - both are part of this module's API
 from pano.sphere.resize import resize_equirect
-from pano.sphere.rotation import random_rotations, rotation_matrix
 from pano.sphere.seam import soften_wrap_seam
-from pano.sphere.views import camera_rays, feather_weight
-from pano.sphere.viewset import covering_views
-
-Orientation = Literal["any", "upright"]
-
-
-@dataclass(frozen=True)
-class DreamSettings:
-    """Everything that determines a dream (saved with the output so it can be reproduced)."""
-
-    model: str = "efficientnet_lite0"
-    layer: str | None = None  # None: the model's default dreaming layer
-    channels: tuple[int, ...] | None = None
-    size: int = 1024  # working resolution: longest side of the equirect, px (pano dream: default_working_size)
-    # the classic notebook's strength: 4 octaves of 1.4x, 10 steps each of 1.5/255 after dividing the gradient
-    # by its mean absolute value (deepdream.ipynb, Mordvintsev et al. 2015)
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 10  # per octave
-    step_size: float = 1.5 / 255  # in [0, 1] image units, after normalising the gradient
-    fov_deg: float = 110.0  # field of view of each network view
-    view_margin: float = 0.2  # feathered border of each view (fraction of its half-size)
-    orientation: Orientation = "any"  # random rotations: any rotation, or upright views with random yaw
-    blend: float = 0.0  # 0 = all dream, 1 = the original
-    repair_seam: bool = True  # spread a stitching step at ±180° in the input before dreaming
-    seed: int = 0
-    flat: bool = False  # an ordinary photo: classic DeepDream with tiles and random-shift jitter
-    tile: int = 512  # flat mode: tile size; both modes: largest view side before views are split
-    batch: int = 0  # views per network call (0 = auto: all at once on a GPU; on a CPU about 250k pixels per
-    # call, where larger batches overflow the caches: 466-px views ran 2.6x faster one by one, while small
-    # views need batching against per-call overhead); halved on out-of-memory
-    guide: str | None = None  # path of the guide image (for the record)
-    mask: str | None = None  # path of the mask image (for the record)
-
-    def with_preset(self, name: str) -> "DreamSettings":
-        if name not in PRESETS:
-            raise InputError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-        return replace(self, **PRESETS[name])
-
-
-# Named for what they look like. A preset's layer applies to models that have it (EfficientNet-Lite's stageN).
-PRESETS: dict[str, dict[str, Any]] = {
-    "classic": {},  # the defaults: the classic notebook's strength on the model's default layer
-    "subtle": {"step_size": 0.75 / 255},  # half of it: motifs just surfacing
-    "intense": {"layer": "stage4", "step_size": 0.02},  # pano's look before 0.x: an even neon pattern
-    "wild": {"layer": "stage4", "steps": 16, "step_size": 0.03, "octaves": 5},  # the scene dissolves
-    "fine": {"octaves": 2, "steps": 12, "step_size": 0.01},  # small motifs only, no large ones
-    "quick": {"size": 512, "octaves": 3, "steps": 6, "step_size": 0.01},  # a fast look at the idea
-}
 
 
 CPU_WORKING_SIZE = 1024  # px, longest side: a 2:1 sphere dreams in minutes on 2 CPU cores (BENCHMARKS.md)
@@ -111,9 +74,15 @@ def default_working_size(device_type: str, input_size: int) -> tuple[int, str]:
 
 class DreamFilter:
     """``DreamFilter(backbone, settings)(equi) -> dreamed equi`` (the :class:`pano.filters.base.SphereFilter`
-    protocol). ``backbone(x)`` must return a dict of named activations for ``x`` in ``[0, 1]``."""
+    protocol). ``backbone(x)`` must return a dict of named activations for ``x`` in ``[0, 1]``.
 
-    info = FilterInfo(name="dream")
+    Composed in the manner of lucent: an :class:`pano.filters.objectives.Objective` (:func:`dream_objective`),
+    a parametrisation (:class:`pano.filters.parametrisation.SphereParametrisation`: a cube map seen in random
+    rotations; or flat tiles) and the short ascent loop of :mod:`pano.filters.ascent`, run in octaves. Calls
+    keep no state: the same call twice gives the same result; messages (an out-of-memory retry) go to the
+    call's ``progress`` callback as ``progress(0, 0, message)``."""
+
+    info = FilterInfo(name="dream", takes_init=True, takes_seed=True, supports_flat=True)
 
     def __init__(
         self,
@@ -132,7 +101,7 @@ class DreamFilter:
         self.device = next(backbone.parameters()).device
         self.guide_vector = self._guide_vector(guide) if guide is not None else None
         self.mask = mask  # (1, 1, h, w) in [0, 1], equirect (or flat image), any size
-        self.messages: list[str] = []
+        self.objective = dream_objective(layer, settings.channels, self.guide_vector)
 
     # -- public ------------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -173,9 +142,11 @@ class DreamFilter:
         """(dreamed, base) at the working size: the dream and what it started from (the input at that size)."""
         s = self.settings
         gen = torch.Generator().manual_seed(s.seed if seed is None else seed)
+        say = (lambda message: progress(0, 0, message)) if progress else None
+        run = _Run(s, view_score(self.backbone, self.objective, self.dtype), Batching(s.batch, self.device, say), progress)
         if s.flat:
-            return self._dream_flat(start, gen, progress)
-        return self._dream_sphere(start, gen, progress)
+            return self._dream_flat(start, gen, run)
+        return self._dream_sphere(start, gen, run)
 
     def _repaired(self, equi: Tensor) -> Tensor:
         return soften_wrap_seam(equi) if self.settings.repair_seam else equi
@@ -194,92 +165,17 @@ class DreamFilter:
         if problem is not None:
             raise InputError(problem)
 
-    # -- objective ---------------------------------------------------------------------------------
-    def _features(self, x: Tensor) -> Tensor:
-        with autocast(self.device, self.dtype):
-            act = self.backbone(x.contiguous(memory_format=torch.channels_last))[self.layer]
-        act = act.float()
-        if self.settings.channels:
-            n = act.shape[1]
-            bad = [c for c in self.settings.channels if not 0 <= c < n]
-            if bad:
-                raise InputError(f"channel {bad[0]} does not exist: layer {self.layer} has channels 0..{n - 1}")
-            act = act[:, list(self.settings.channels)]
-        return act
-
     def _guide_vector(self, guide: Tensor) -> Tensor:
         guide = guide.to(self.device, torch.float32)
         side = min(self.settings.tile, 384)
         scale = side / max(guide.shape[-2:])
         guide = F.interpolate(guide, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
         with torch.no_grad():
-            act = self._features(guide)
-        vec = act.mean(dim=(0, 2, 3))
-        return vec / vec.norm().clamp_min(1e-8)
-
-    def _objective(self, views: Tensor) -> Tensor:
-        act = self._features(views)
-        if self.guide_vector is not None:
-            return torch.einsum("bchw,c->bhw", act, self.guide_vector).mean(dim=(1, 2)).sum()
-        return act.pow(2).mean(dim=(1, 2, 3)).sum()
-
-    def _gradient(self, param: Tensor, render) -> Tensor:
-        """d objective / d param. ``render.prepare(param)`` builds what all views are cut from (the padded cube
-        map, the shifted image) once; ``render.views(prepared, index_slice)`` cuts a batch of views. Batches
-        (halved on out-of-memory) accumulate their gradients on the prepared tensor, which is then pulled
-        back to ``param`` in one backward pass."""
-        n_views = render.n_views
-        batch = self.settings.batch or (n_views if self.device.type == "cuda" else max(1, round(250_000 / render.pixels)))
-        batch = min(batch, n_views)
-        p = param.detach().requires_grad_(True)
-        prepared = render.prepare(p)
-        source = prepared.detach().requires_grad_(True)
-        while True:
-            try:
-                grad = torch.zeros_like(source)
-                for start in range(0, n_views, batch):
-                    views = render.views(source, slice(start, start + batch))
-                    (g,) = torch.autograd.grad(self._objective(views), source)
-                    grad += g
-                (grad_param,) = torch.autograd.grad(prepared, p, grad)
-                return grad_param
-            except (RuntimeError, torch.OutOfMemoryError) as exc:
-                batch = halve_batch_on_oom(exc, batch, self.device)
-                self.messages.append(f"out of GPU memory: continuing with {batch} views per batch")
-                self.settings = replace(self.settings, batch=batch)
-
-    def _ascend(self, x: Tensor, render, mask: Tensor | None) -> Tensor:
-        """One step of normalised gradient ascent (masked where a mask is given), kept in [0, 1]."""
-        grad = self._gradient(x, render)
-        if mask is not None:
-            grad = grad * mask
-        grad = grad / grad.abs().mean().clamp_min(1e-12)
-        return (x + self.settings.step_size * grad).clamp(0, 1)
+            act = features(self.backbone, guide, [self.layer], self.device, self.dtype)[self.layer]
+        return feature_direction(select_channels(act, self.settings.channels, self.layer))
 
     # -- sphere ------------------------------------------------------------------------------------
-    def _view_geometry(self, face: int) -> tuple[Tensor, Tensor, int]:
-        """Rays and gradient weights of the views for a cube face size: view size matched to the face density."""
-        s = self.settings
-        fov = s.fov_deg
-        # the views' centre pixels match the equi-angular cube map's pixels (pi/2/F radians)
-        density = 4 / math.pi * face
-        size = max(16, round(density * math.tan(math.radians(fov) / 2)))
-        if size > s.tile:  # huge views: more, narrower views (tiles) of the same density
-            fov = math.degrees(2 * math.atan(s.tile / density))
-            size = s.tile
-        rays = camera_rays(size, fov, device=self.device)
-        rays = rays / rays.norm(dim=-1, keepdim=True)
-        gx = (torch.arange(size, device=self.device) + 0.5) / size * 2 - 1
-        weight = feather_weight(gx[None, :], gx[:, None], torch.ones(size, size, dtype=torch.bool, device=self.device), s.view_margin)
-        return rays, weight, fov
-
-    def _rotation(self, gen: torch.Generator) -> Tensor:
-        if self.settings.orientation == "upright":
-            yaw, pitch, roll = (torch.rand(3, generator=gen) * 2 - 1) * torch.tensor([180.0, 20.0, 5.0])
-            return rotation_matrix(yaw, pitch, roll)
-        return random_rotations(1, generator=gen)[0]
-
-    def _dream_sphere(self, equi: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> tuple[Tensor, Tensor]:
+    def _dream_sphere(self, equi: Tensor, gen: torch.Generator, run: "_Run") -> tuple[Tensor, Tensor]:
         s = self.settings
         equi = self._repaired(equi)
         h, w = equi.shape[-2:]
@@ -295,30 +191,21 @@ class DreamFilter:
         mask_equi = None
         if self.mask is not None:
             mask_equi = resize_equirect(self.mask.to(equi), (h, w), mode="bilinear")
-        total = s.octaves * s.steps
         detail: Tensor | None = None
-        done = 0
         for octave, f in enumerate(sizes):
-            base = equirect_to_cubemap(equi, f, equiangular=True)  # anti-aliased
-            if detail is not None:
-                detail = resize_cubemap(detail, f, equiangular=True)
-            x = base if detail is None else (base + detail).clamp(0, 1)
-            mask_o = equirect_to_cubemap(mask_equi, f, equiangular=True) if mask_equi is not None else None
-            rays, weight, fov = self._view_geometry(f)
-            layout = covering_views(fov, margin=s.view_margin).to(self.device)
-            for step in range(s.steps):
-                rot = self._rotation(gen).to(self.device)
-                x = self._ascend(x, _SphereRender(rot @ layout, rays, weight), mask_o)
-                done += 1
-                if progress:
-                    progress(done, total, f"octave {octave + 1}/{s.octaves}")
+            param = SphereParametrisation(f, fov_deg=s.fov_deg, view_margin=s.view_margin, tile=s.tile,
+                                          orientation=s.orientation, device=self.device)
+            base = param.from_equirect(equi)  # anti-aliased
+            x = base if detail is None else (base + param.carry(detail)).clamp(0, 1)
+            mask_o = param.from_equirect(mask_equi) if mask_equi is not None else None
+            x = run.octave(x, param, gen, mask_o, octave)
             detail = x - base
         work_h = work_w // 2
-        dreamed = cubemap_to_equirect(x, work_h, work_w, equiangular=True)
-        return dreamed, dreamed - cubemap_to_equirect(detail, work_h, work_w, equiangular=True)
+        dreamed = SphereParametrisation.to_equirect(x, work_h, work_w)
+        return dreamed, dreamed - SphereParametrisation.to_equirect(detail, work_h, work_w)
 
     # -- flat --------------------------------------------------------------------------------------
-    def _dream_flat(self, img: Tensor, gen: torch.Generator, progress: ProgressFn | None) -> Tensor:
+    def _dream_flat(self, img: Tensor, gen: torch.Generator, run: "_Run") -> tuple[Tensor, Tensor]:
         """Classic DeepDream on an ordinary image: octaves, random-shift jitter, tiles in batches."""
         s = self.settings
         h, w = img.shape[-2:]
@@ -326,9 +213,7 @@ class DreamFilter:
         base = F.interpolate(img, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False) if scale < 1 else img
         bh, bw = base.shape[-2:]
         sizes = [(max(16, round(bh / s.octave_scale**k)), max(16, round(bw / s.octave_scale**k))) for k in range(s.octaves - 1, -1, -1)]
-        total = s.octaves * s.steps
         detail = torch.zeros(1, 3, *sizes[0], device=img.device)
-        done = 0
         mask = None
         for octave, hw in enumerate(sizes):
             base_o = F.interpolate(base, size=hw, mode="bilinear", antialias=True, align_corners=False)
@@ -336,65 +221,34 @@ class DreamFilter:
             x = (base_o + detail).clamp(0, 1)
             if self.mask is not None:
                 mask = F.interpolate(self.mask.to(x), size=hw, mode="bilinear", antialias=True, align_corners=False)
-            for _ in range(s.steps):
-                x = self._ascend(x, _FlatTiles(hw, s.tile, gen), mask)
-                done += 1
-                if progress:
-                    progress(done, total, f"octave {octave + 1}/{s.octaves}")
+            x = run.octave(x, FlatParametrisation(hw, s.tile), gen, mask, octave)
             detail = x - base_o
         return x, base_o
 
 
-def _smoothed_padded(cube: Tensor) -> Tensor:
-    """The cube map padded by 1 px from its neighbours and lightly smoothed (3-tap binomial, across face
-    edges too). Views sample the cube at its face-centre density, but an equi-angular cube is up to ~1.5x
-    denser along face edges and at corners; without this prefilter the gradient gathered back would land
-    on a sparse subset of pixels there (aliasing), which shows as lines along the cube edges."""
-    x = pad_cubemap(cube, 2, equiangular=True)
-    x = 0.25 * x[..., :-2] + 0.5 * x[..., 1:-1] + 0.25 * x[..., 2:]  # shifted adds: far faster than a 1-channel
-    return 0.25 * x[..., :-2, :] + 0.5 * x[..., 1:-1, :] + 0.25 * x[..., 2:, :]  # conv2d on CPU, forward and back
+def dream_objective(layer: str, channels: tuple[int, ...] | None = None, guide: Tensor | None = None) -> Objective:
+    """DeepDream's objective: the layer's mean squared activation (of ``channels``), or with a guide direction
+    the dot product of the features with it."""
+    if guide is not None:
+        return guide_dot(layer, guide, channels)
+    return layer_activation(layer, channels)
 
 
-class _SphereRender:
-    """Views of a cube map in a rotated frame; the gradient reaching the cube is feather-weighted."""
+class _Run:
+    """One call's ascent: the score of a batch of views, its batching (halved on out-of-memory for the rest of
+    this call only) and its progress; ``octave`` runs the settings' steps on one octave."""
 
-    def __init__(self, rotations: Tensor, rays: Tensor, weight: Tensor) -> None:
-        self.rotations, self.rays, self.weight = rotations, rays, weight
-        self.n_views = rotations.shape[0]
-        self.pixels = rays.shape[0] * rays.shape[1]  # per view
+    def __init__(self, settings: DreamSettings, score, batching: Batching, progress: ProgressFn | None) -> None:
+        self.settings, self.score, self.batching, self.progress, self.done = settings, score, batching, progress, 0
 
-    def prepare(self, cube: Tensor) -> Tensor:
-        return _smoothed_padded(cube)
-
-    def views(self, padded: Tensor, index: slice) -> Tensor:
-        dirs = torch.einsum("nij,hwj->nhwi", self.rotations[index], self.rays)
-        views = sample_cubemap(padded, dirs, pad=1, equiangular=True)
-        views = views[0].permute(1, 0, 2, 3)  # (n, 3, s, s)
-        # forward value unchanged, gradient scaled by the feather weight
-        return views.detach() + self.weight * (views - views.detach())
-
-
-class _FlatTiles:
-    """Tiles of a randomly shifted flat image (classic random-shift jitter), batched."""
-
-    def __init__(self, hw: tuple[int, int], tile: int, gen: torch.Generator) -> None:
-        h, w = hw
-        self.th, self.tw = min(tile, h), min(tile, w)
-        self.ny, self.nx = math.ceil(h / self.th), math.ceil(w / self.tw)
-        self.shift = (int(torch.randint(0, self.th, (1,), generator=gen)), int(torch.randint(0, self.tw, (1,), generator=gen)))
-        self.n_views = self.ny * self.nx
-        self.pixels = self.th * self.tw  # per tile
-        self.hw = hw
-
-    def prepare(self, x: Tensor) -> Tensor:
-        h, w = self.hw
-        rolled = torch.roll(x, self.shift, dims=(-2, -1))
-        padded = F.pad(rolled, (0, self.nx * self.tw - w, 0, self.ny * self.th - h), mode="replicate")
-        tiles = padded.unfold(2, self.th, self.th).unfold(3, self.tw, self.tw)  # (1, 3, ny, nx, th, tw)
-        return tiles.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, self.th, self.tw)
-
-    def views(self, tiles: Tensor, index: slice) -> Tensor:
-        return tiles[index]
+    def octave(self, x: Tensor, param, gen: torch.Generator, mask: Tensor | None, octave: int) -> Tensor:
+        s = self.settings
+        for _ in range(s.steps):
+            x = ascend(x, param.render(gen), self.score, s.step_size, self.batching, mask)
+            self.done += 1
+            if self.progress:
+                self.progress(self.done, s.octaves * s.steps, f"octave {octave + 1}/{s.octaves}")
+        return x
 
 
 # -- input size check (before any work) ---------------------------------------------------------------

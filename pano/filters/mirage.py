@@ -104,7 +104,7 @@ class MirageFilter:
     """``MirageFilter(classifier, settings)(equi) -> mirage`` (the :class:`pano.filters.base.SphereFilter`
     protocol). ``classifier`` is a :class:`pano.models.classifier.Classifier`."""
 
-    info = FilterInfo(name="mirage")
+    info = FilterInfo(name="mirage", takes_init=True, takes_seed=True, supports_flat=True)
 
     def __init__(
         self,

@@ -50,7 +50,7 @@ from torch import Tensor
 
 from pano.device import is_out_of_memory, resolve_device, resolve_precision
 from pano.errors import DeviceError, InputError, ModelError
-from pano.filters.base import FilterInfo, ProgressFn
+from pano.filters.base import FLAT, FULL_SPHERE, Extent, FilterInfo, ProgressFn
 from pano.sphere.resize import resize_equirect
 from pano.sphere.sampling import pad_sphere
 from pano.sphere.seam import soften_wrap_seam
@@ -532,6 +532,7 @@ class UpscaleFilter:
         descriptor: Any = None,
         quiet: bool = False,
         repair_seam: bool = True,
+        flat: bool = False,
     ) -> None:
         from pano.models.sr import DEFAULT_SR_MODEL, FAST_SR_MODEL, load_sr_model
 
@@ -561,11 +562,23 @@ class UpscaleFilter:
             )
         self.tile = tile
         self.repair_seam = repair_seam
-        self.info = FilterInfo(name="upscale", scale=self.scale)
+        self.flat = flat
+        self.info = FilterInfo(name="upscale", scale=self.scale, supports_flat=True, takes_extent=True)
 
-    def __call__(self, equi: Tensor, *, progress: ProgressFn | None = None) -> Tensor:
-        """Upscale a full sphere: ``(1, 3, H, W)`` -> ``(1, 3, H*scale, W*scale)`` float32 on ``equi``'s device."""
-        return self.upscale(equi, progress=progress)
+    def __call__(
+        self,
+        equi: Tensor,
+        *,
+        progress: ProgressFn | None = None,
+        extent: Extent | None = None,
+        out_dtype: torch.dtype = torch.float32,
+        out_device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Upscale ``(1, 3, H, W)`` -> ``(1, 3, H*scale, W*scale)`` (``out_dtype`` on ``out_device``, default float32
+        on ``equi``'s device): a full sphere, a flat photo (``flat``), or a partial panorama's ``extent``."""
+        e = extent if extent is not None else FLAT if self.flat else FULL_SPHERE
+        return self.upscale(equi, wrap_x=e.wrap_x, pole_top=e.pole_top, pole_bottom=e.pole_bottom,
+                            out_dtype=out_dtype, out_device=out_device, progress=progress)
 
     def upscale(
         self,
@@ -606,4 +619,5 @@ class UpscaleFilter:
             "overlap": DEFAULT_OVERLAP,
             "context": DEFAULT_CONTEXT,
             "repair_seam": self.repair_seam,
+            **({"flat": True} if self.flat else {}),
         }

@@ -11,14 +11,13 @@ complete, so an interrupted run continues with ``resume=True`` and ends with the
 Optical flow needs only the input, so it is computed on the decode thread as well; the filter
 thread only warps the previous output.
 
-Determinism: before frame ``i`` the torch seed is ``seed + i`` (and a filter whose call accepts
-``seed`` gets it), and coherence always uses the 8-bit previous output, exactly what the work
+Determinism: before frame ``i`` the torch seed is ``seed + i`` (and a filter that declares ``takes_seed``
+gets it), and coherence always uses the 8-bit previous output, exactly what the work
 folder stores; so a resumed run repeats the uninterrupted one frame for frame.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -137,29 +136,23 @@ def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
     return VideoSource.open(path, options.every, options.width)
 
 
-def _accepts(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def _resolve_mode(filt: SphereFilter, mode: str) -> BlendMode:
-    """``auto``: ``both`` for filters that take ``init=`` (pano's dream) or are named dream, else
-    ``output`` (map filters: upscale, beauty)."""
+    """``auto``: ``both`` for filters that declare ``takes_init`` (pano's dream and mirage), else ``output``
+    (map filters: upscale, beauty)."""
     if mode != "auto":
-        if mode == "init" and not _accepts(filt.__call__, "init"):
+        if mode == "init" and not filt.info.takes_init:
             raise InputError(f"filter {filt.info.name} takes no init image: use --blend-mode input or output")
         return mode  # type: ignore[return-value]
-    if (_accepts(filt.__call__, "init") and filt.info.scale == 1) or filt.info.name == "dream":
-        return "both"
-    return "output"
+    return "both" if filt.info.takes_init and filt.info.scale == 1 else "output"
 
 
-def _filter_device(filt: SphereFilter) -> torch.device:
-    dev = getattr(filt, "device", None)
-    return torch.device(dev) if dev is not None else torch.device("cpu")
+def check_filter(filt: Any) -> None:
+    """A filter from elsewhere (``--filter module:factory``) must follow :class:`pano.filters.base.SphereFilter`:
+    ``info``, ``device``, ``params()`` and a call; refused in one line otherwise."""
+    missing = [name for name in ("info", "device", "params") if not hasattr(filt, name)]
+    if missing or not callable(filt):
+        what = missing[0] if missing else "__call__"
+        raise InputError(f"{type(filt).__name__} is not a sphere filter: it has no {what} (see pano.filters.base)")
 
 
 class _EyeFilter:
@@ -168,11 +161,12 @@ class _EyeFilter:
     def __init__(self, filt: SphereFilter, options: VideoOptions) -> None:
         self.filt = filt
         self.options = options
+        check_filter(filt)
         self.mode = _resolve_mode(filt, options.blend_mode)
         self.scale = filt.info.scale
-        self.device = _filter_device(filt)
-        self.pass_seed = _accepts(filt.__call__, "seed")
-        self.takes_init = _accepts(filt.__call__, "init") and self.scale == 1
+        self.device = torch.device(filt.device)
+        self.pass_seed = filt.info.takes_seed
+        self.takes_init = filt.info.takes_init and self.scale == 1
 
     def _tensor(self, rgb: np.ndarray | None = None, f32: np.ndarray | None = None) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(rgb if f32 is None else f32))

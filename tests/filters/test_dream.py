@@ -345,9 +345,14 @@ def test_out_of_memory_recovers_with_smaller_batches_and_says_so(backbone, equir
     reference = make(backbone, quick)(src)
     guarded = RefusesBigBatches(backbone, limit=2)
     filt = DreamFilter(guarded, replace(quick, batch=6), layer=LAYER)  # as on a GPU: all views at once
-    out = filt(src)
-    assert guarded.refused >= 1 and 1 <= filt.settings.batch <= 2  # halved from 6 views until it fits
-    assert any("out of GPU memory" in m for m in filt.messages)
+    messages: list[str] = []
+    out = filt(src, progress=lambda done, total, label: messages.append(label) if total == 0 else None)
+    halved = [int(m.split(" with ")[1].split()[0]) for m in messages if "out of GPU memory" in m]
+    assert guarded.refused >= 1 and halved and 1 <= halved[-1] <= 2  # halved from 6 views until it fits
+    assert any("out of GPU memory" in m for m in messages)  # said through the call's callback
+    # the call kept no state: its settings are as built, and a second call halves again, to the same result
+    refused = guarded.refused
+    assert filt.settings.batch == 6 and torch.equal(filt(src), out) and guarded.refused > refused
     # the same step, computed in smaller batches (to rounding: a few ReLU6 units sitting exactly at a kink may
     # flip, so compare the whole step, not every pixel)
     assert strength(out, reference) < 0.01 * strength(reference, src)

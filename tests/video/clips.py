@@ -47,6 +47,7 @@ class TintBlurNoise:
         from pano.filters.base import FilterInfo
 
         self.info = FilterInfo("tint", scale=int(scale))
+        self.device = torch.device(device)
         self.noise = float(noise)
         self.fail_at = fail_at
         self.calls = 0
@@ -114,11 +115,11 @@ def encode_frames(
 
 
 class InitAware(TintBlurNoise):
-    """A filter whose call takes ``init`` (like pano's dream) and ``seed``: records what it got."""
+    """A filter whose call takes ``init`` (like pano's dream) and ``seed``, and says so: records what it got."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.info = type(self.info)("dream")
+        self.info = type(self.info)("init-aware", takes_init=True, takes_seed=True)
         self.inits: list[bool] = []
         self.seeds: list[int] = []
 
