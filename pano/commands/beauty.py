@@ -180,7 +180,7 @@ class _Painter:
         job, dev, quiet = self.job, self.dev, self.job.quiet
         layout = "mono" if job.side_by_side else stereo_layout(image, job.stereo, job.flat)
         if layout != "mono":  # the left eye repainted, carried to the right where trusted, the rest its own
-            run_stereo_photo(lambda: BeautyFilter(self.model, view_size=job.view_size, precision=job.precision),
+            run_stereo_photo(lambda: build_filter(BeautySettings(job.model.path, view_size=job.view_size, precision=job.precision), dev, model=self.model),
                              image, out_path, layout, command="beauty", overwrite=job.overwrite, quiet=quiet)
             return
         img = read_image(image, mode="flat" if job.flat else "force-sphere" if job.full_sphere else "sphere")
