@@ -69,23 +69,26 @@ def main() -> None:
             from pano.io.image import read_image
             from pano.sphere import rotate_equirect
 
-            print("\n| photo (half size) | ring 1 | ring 2 | ring 3 |\n|---|---|---|---|")
+            print("\n| photo (half size) | ring 1 | ring 2 | ring 3 | the input's |\n|---|---|---|---|---|")
             rings = []
             for path in poles:
-                big = read_image(path, mode="force-sphere", reduce=2).pixels
+                big = read_image(path, mode="force-sphere", reduce=2).pixels  # the file's half resolution
                 turned = rotate_equirect(big, TURN, mode="bicubic").clamp(0, 1)
-                h = big.shape[-2] // 2
-                outs = []
+                h = big.shape[-2]
+                ins, outs = [], []
                 for name, x in (("as_is", big), ("turned", turned)):
                     src = Path(tmp) / f"{path.stem}_{name}.png"
                     write_png(F.interpolate(x, size=(h, 2 * h), mode="area"), src)
                     dst = Path(tmp) / f"{path.stem}_{name}_dream.png"
                     dream(src, dst, here, [])
+                    ins.append(read(src))
                     outs.append(read(dst))
                 r = pole_minus_equator(*outs).mean(0)
                 rings.append(r)
-                print(f"| {path.name} ({2 * h}x{h}) | " + " | ".join(f"{v:+.3f}" for v in r.tolist()) + " |", flush=True)
-            print("| mean | " + " | ".join(f"{v:+.3f}" for v in torch.stack(rings).mean(0).tolist()) + " |")
+                r_in = pole_minus_equator(*ins).mean(0)
+                print(f"| {path.name} ({2 * h}x{h}) | " + " | ".join(f"{v:+.3f}" for v in r.tolist())
+                      + " | input: " + ", ".join(f"{v:+.3f}" for v in r_in.tolist()) + " |", flush=True)
+            print("| mean | " + " | ".join(f"{v:+.3f}" for v in torch.stack(rings).mean(0).tolist()) + " | |")
 
 
 if __name__ == "__main__":
