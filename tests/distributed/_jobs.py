@@ -30,3 +30,27 @@ def tint(device: str):
     from tests.video.clips import TintBlurNoise
 
     return TintBlurNoise(device=device)
+
+
+@dataclass(frozen=True)
+class SlowMarkingTint:
+    """:func:`tint` (the same frames), but each frame first writes ``<marks>/<pid>_<n>`` and then takes
+    ``delay`` seconds, so a test can find an actor's process and kill it in the middle of a chunk."""
+
+    marks: str
+    delay: float = 0.1
+
+    def __call__(self, device: str):
+        import time
+
+        from clips import TintBlurNoise
+
+        marks, delay = Path(self.marks), self.delay
+
+        class Slow(TintBlurNoise):
+            def __call__(self, equi, progress=None):
+                (marks / f"{os.getpid()}_{self.calls}").write_text("")
+                time.sleep(delay)
+                return super().__call__(equi, progress)
+
+        return Slow(device=device)

@@ -1,8 +1,11 @@
 """A real 360 clip in chunks on a local Ray instance (2 CPUs): flicker at the chunk boundaries, the same frames
-with 1 or 2 workers, audio and 360 metadata, Ctrl-C and --resume."""
+with 1 or 2 workers, audio and 360 metadata, Ctrl-C and --resume, a worker killed mid-chunk."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.distributed._jobs import tint
+from tests.distributed._jobs import SlowMarkingTint, tint
 from tests.video.clips import encode_frames
 from pano.distributed.video import Chunking, RayFrames, boundary_flicker
 from pano.io.spherical import read_spherical_metadata
@@ -47,8 +50,8 @@ def pngs(folder: Path) -> list[np.ndarray]:
 
 
 def run(ray, clip: Path, out: Path | None, frames: Path, chunking: Chunking = CHUNKS, workers: int | None = None,
-        options: VideoOptions = OPTIONS, progress=None):
-    engine = RayFrames(ray, tint, options, device="cpu", workers=workers, chunking=chunking)
+        options: VideoOptions = OPTIONS, progress=None, factory=tint):
+    engine = RayFrames(ray, factory, options, device="cpu", workers=workers, chunking=chunking)
     try:
         return process_video(clip, engine.filter, out, frames, options, progress=progress, engine=engine)
     finally:
@@ -122,3 +125,40 @@ def test_cli_video_on_ray_address(ray_local, battle, tmp_path):
         v = c.streams.video[0]
         assert v.frames == 6 and (v.width, v.height) == (256, 128) and len(c.streams.audio) == 1
     assert read_spherical_metadata(out).v2
+
+
+def test_a_worker_killed_mid_chunk_is_restarted_and_the_video_is_complete_and_the_same(ray_local, battle, chunked, tmp_path):
+    """The actor's process is killed (SIGKILL) while it is in the middle of its first chunk: Ray restarts the
+    actor and retries the chunk, and the video comes out whole, with the frames of the unkilled run."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    out = tmp_path / "out.mp4"
+    result: dict = {}
+
+    def go() -> None:
+        try:
+            result["run"] = run(ray_local, battle, out, tmp_path / "frames", factory=SlowMarkingTint(str(marks), 0.1))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["error"] = exc
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while not list(marks.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = next(marks.iterdir())
+    pid = int(first.name.split("_")[0])
+    os.kill(pid, signal.SIGKILL)  # one frame into a chunk of 13 (4 warm-up, 6 own, 3 crossfaded) of 0.1 s each
+    thread.join(600)
+    assert "error" not in result, result.get("error")
+    pids = {m.name.split("_")[0] for m in marks.iterdir()}
+    assert len(pids) >= 3  # the two actors and the restarted one
+    assert len([m for m in marks.iterdir() if m.name.startswith(f"{pid}_")]) < 13  # it died mid-chunk
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 24 and len(c.streams.audio) == 1
+    assert read_spherical_metadata(out).v2
+    got, expected = pngs(tmp_path / "frames"), pngs(chunked / "frames")
+    assert len(got) == 24
+    for i, (a, b) in enumerate(zip(got, expected)):
+        assert np.array_equal(a, b), i
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
