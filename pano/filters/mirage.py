@@ -62,8 +62,8 @@ class MirageSettings:
     steps: int = 60  # iterations at the smallest scale
     step_decay: float = 0.5  # each larger scale does this fraction of the previous scale's iterations
     learning_rate: float = 0.05  # Adam, in [0, 1] image units, falling to a tenth at the end of each scale
-    content_weight: float = 1.0  # KL(original's classes || the result's)
-    content_views: int = 4  # views of pano see's geometry (75°, the classifier's input size) per iteration
+    content_weight: float = 0.3  # KL(original's classes || the result's)
+    content_views: int = 15  # views of pano see's geometry (75°, the classifier's input size) per iteration
     style_weight: float = 1.0  # sum over layers of |G - G_original|^2 / |G_original|^2
     tv_weight: float = 0.3  # mean absolute difference of neighbouring pixels
     init: Init = "noise"
@@ -344,7 +344,14 @@ class MirageFilter:
                 self._step(opt, param, losses, probs, iteration, total, (k, len(faces)), progress)
                 sched.step()
             x = param.detach()
-        return cubemap_to_equirect(x, work_w // 2, work_w, equiangular=True)
+        return cubemap_to_equirect(self._visible(x), work_w // 2, work_w, equiangular=True)
+
+    @staticmethod
+    def _visible(cube: Tensor) -> Tensor:
+        """The cube map as the views saw it (the binomial prefilter of :func:`_smoothed_padded`). Adam's per-pixel
+        steps leave pixel-level noise the views cannot see, hence the losses never remove; it is uneven along
+        the cube's edges, where the faces' pixels meet, and would show there."""
+        return _smoothed_padded(cube)[..., 1:-1, 1:-1]
 
     def _view_weights(self, mask_cube: Tensor | None, rot: Tensor, layout: Tensor, rays: Tensor, weight: Tensor) -> Tensor:
         """Per view, the share of its (feathered) pixels that the sphere holds (1 for a full sphere)."""
