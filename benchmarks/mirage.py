@@ -4,8 +4,9 @@
     python benchmarks/mirage.py --device cuda --size 2048 --full # a GPU: the whole default run, timed end to end
 
 Measured: for each scale of the default multi-scale recipe, the mean wall time of a few iterations (after a
-warm-up one), multiplied by the default iterations per scale: the estimated time of a default run; with
---full the whole default run is also timed. Baseline in the same process: one step of pano dream at the same
+warm-up one), multiplied by the default iterations at that scale (``MirageFilter.scale_steps``: most of them at
+the small scales), plus the scale's setup (the original's classes and style): the estimated time of a default
+run; with --full the whole default run is also timed. Baseline in the same process: one step of pano dream at the same
 working size (its default: 40 steps), so the ratio says what one mirage iteration costs in dream steps on
 this machine whatever its load.
 """
@@ -60,6 +61,7 @@ def main() -> None:
     defaults = MirageSettings(size=args.size)
     face = args.size // 4
     faces = sorted({min(face, max(MIN_FACE, round(face / defaults.scale_ratio**k))) for k in range(defaults.scales)})
+    steps = MirageFilter(clf, defaults).scale_steps(len(faces))
 
     dream = DreamFilter(load_backbone(device=dev, layers=["stage4"]), DreamSettings(size=args.size, octaves=1, steps=1), layer="stage4", dtype=dtype)
     dream(equi)  # warm-up
@@ -68,15 +70,15 @@ def main() -> None:
     print("| scale | cube face | s / iteration | x dream step | default iterations | est. s |")
     print("|---|---|---|---|---|---|")
     total = 0.0
-    for k, f in enumerate(faces, start=1):
+    for k, (f, n_steps) in enumerate(zip(faces, steps), start=1):
         size = 4 * f
         one = MirageFilter(clf, replace(defaults, size=size, scales=1, steps=1), dtype=dtype)
         one(equi)  # warm-up (and the targets' cost, paid once per scale)
         many = MirageFilter(clf, replace(defaults, size=size, scales=1, steps=1 + args.iterations), dtype=dtype)
         per = (timed(lambda: many(equi), dev) - timed(lambda: one(equi), dev)) / args.iterations
-        est = per * defaults.steps
-        total += est + timed(lambda: one(equi), dev)  # + the targets and one iteration
-        print(f"| {k}/{len(faces)} | {f} | {per:.2f} | {per / t_dream:.1f} | {defaults.steps} | {est:.0f} |")
+        est = per * (n_steps - 1) + timed(lambda: one(equi), dev)  # + the targets and one iteration
+        total += est
+        print(f"| {k}/{len(faces)} | {f} | {per:.2f} | {per / t_dream:.1f} | {n_steps} | {est:.0f} |")
     print(f"\nestimated default run at {args.size}x{args.size // 2}: {total:.0f} s ({total / 60:.1f} min); one dream step "
           f"at the same size {t_dream:.2f} s")  # fmt: skip
     if args.full:

@@ -37,7 +37,7 @@ from pano.device import autocast
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.dream import _SphereRender, _smoothed_padded
-from pano.filters.seeing import top_classes
+from pano.filters.seeing import SEE_FOV, top_classes
 from pano.sphere.resize import resize_equirect
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap
 from pano.sphere.rotation import random_rotations, rotation_matrix
@@ -59,9 +59,11 @@ class MirageSettings:
     size: int = 1024  # working resolution: longest side of the equirect (or flat photo), px
     scales: int = 3  # multi-scale: this many sizes, each scale_ratio smaller than the next
     scale_ratio: float = 2.0
-    steps: int = 60  # iterations per scale
-    learning_rate: float = 0.03  # Adam, in [0, 1] image units
-    content_weight: float = 0.2  # KL(original's classes || the result's)
+    steps: int = 60  # iterations at the smallest scale
+    step_decay: float = 0.5  # each larger scale does this fraction of the previous scale's iterations
+    learning_rate: float = 0.05  # Adam, in [0, 1] image units, falling to a tenth at the end of each scale
+    content_weight: float = 0.3  # KL(original's classes || the result's)
+    content_views: int = 15  # views of pano see's geometry (75°, the classifier's input size) per iteration
     style_weight: float = 1.0  # sum over layers of |G - G_original|^2 / |G_original|^2
     tv_weight: float = 0.3  # mean absolute difference of neighbouring pixels
     init: Init = "noise"
@@ -172,23 +174,33 @@ class MirageFilter:
         return out.clamp(0, 1)
 
     # -- losses ------------------------------------------------------------------------------------
-    def _look(self, views: Tensor) -> tuple[list[Tensor], Tensor]:
-        """One pass of the views through the net: per-view Gram matrices of the style layers ``[(B, c, c)]`` and
-        class probabilities ``(B, C)``."""
+    def _grams(self, views: Tensor) -> list[Tensor]:
+        """Per-view Gram matrices ``[(B, c, c)]`` of the colours and the style layers; the net runs only down to
+        the deepest style layer."""
         with autocast(self.device, self.dtype):
-            acts, logits = self.backbone.features_and_logits(views.contiguous(memory_format=torch.channels_last), self.layers)
+            acts = self.backbone(views.contiguous(memory_format=torch.channels_last), self.layers)
         colours = gram(self.backbone.normalize(views.float()))  # style 1: the colours (their mean and mix)
-        return [colours] + [gram(acts[name]) for name in self.layers], logits.float().softmax(-1)
+        return [colours] + [gram(acts[name]) for name in self.layers]
 
-    def _losses(self, views: Tensor, targets: "_Targets", tv_source: Tensor):
+    def _probs(self, views: Tensor) -> Tensor:
+        """Class probabilities ``(B, C)`` of views at the classifier's input size (the whole net)."""
+        with autocast(self.device, self.dtype):
+            logits = self.backbone.logits(views.contiguous(memory_format=torch.channels_last))
+        return logits.float().softmax(-1)
+
+    def _losses(self, style_views: Tensor, class_views: Tensor, targets: "_Targets", tv_source: Tensor):
         s = self.settings
-        grams, probs = self._look(views)
-        probs = probs.mean(0)
-        t = targets.classes
-        content = (t * (t.clamp_min(1e-12).log() - probs.clamp_min(1e-12).log())).sum()
-        losses: dict[str, Tensor] = {"content": content}
-        total = s.content_weight * content
-        for k, (g, target) in enumerate(zip(grams, targets.grams), start=1):
+        losses: dict[str, Tensor] = {}
+        total = torch.zeros((), device=self.device)
+        if s.content_weight > 0 or self.on_report:
+            probs = self._probs(class_views).mean(0)
+            t = targets.classes
+            content = (t * (t.clamp_min(1e-12).log() - probs.clamp_min(1e-12).log())).sum()
+            total = total + s.content_weight * content
+        else:  # content weight 0 and nobody to show the classes to: the whole net need not run
+            probs, content = targets.classes, torch.zeros((), device=self.device)
+        losses["content"] = content
+        for k, (g, target) in enumerate(zip(self._grams(style_views), targets.grams), start=1):
             loss = (g.mean(0) - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
             losses[f"style {k}"] = loss
             total = total + s.style_weight * loss
@@ -211,11 +223,27 @@ class MirageFilter:
         if progress:
             progress(iteration, total, f"scale {scale[0]}/{scale[1]}")
 
+    def scale_steps(self, scales: int) -> list[int]:
+        """Iterations at each of ``scales`` scales, smallest first: ``steps``, then ``step_decay`` times fewer at
+        each larger scale (neural-style's high-resolution recipe spends most iterations where they are cheap)."""
+        s = self.settings
+        return [max(1, round(s.steps * s.step_decay**k)) for k in range(scales)]
+
     def _noise(self, base: Tensor, gen: torch.Generator) -> Tensor:
-        """The start "from noise": as neural-style's random init, a near-constant image (here the original's
-        mean colour, which tells nothing about its layout) with faint noise, drawn on the CPU from ``gen``."""
-        mean = base.mean(dim=tuple(d for d in range(base.dim()) if d != base.dim() - 3), keepdim=True)
-        return (mean + 0.02 * torch.randn(base.shape, generator=gen).to(base)).clamp(0, 1)
+        """The start "from noise": noise with the original's mean and standard deviation per channel (which tell
+        nothing about its layout), drawn on the CPU from ``gen``. It is smoothed like the views' prefilter
+        (binomial), so that all of it is visible to the losses: pixel-level noise that the views cannot see
+        would get no gradient and stay in the result."""
+        dims = tuple(d for d in range(base.dim()) if d != base.dim() - 3)
+        mean, std = base.mean(dim=dims, keepdim=True), base.std(dim=dims, keepdim=True)
+        noise = torch.randn(base.shape, generator=gen).to(base)
+        for _ in range(2):
+            if base.dim() == 5:  # a cube map: smoothed across face edges too
+                noise = _smoothed_padded(noise)[..., 1:-1, 1:-1]
+            else:
+                noise = F.avg_pool2d(F.pad(noise, (1, 1, 1, 1), mode="circular"), 3, stride=1)
+        noise = noise / noise.std(dim=dims, keepdim=True).clamp_min(1e-6)
+        return (mean + std * noise).clamp(0, 1)
 
     # -- sphere ------------------------------------------------------------------------------------
     def _rotation(self, gen: torch.Generator) -> Tensor:
@@ -236,6 +264,24 @@ class MirageFilter:
         rays, weight = self._rays(size, fov)
         return covering_views(fov, margin=s.view_margin).to(self.device), rays, weight
 
+    def _class_geometry(self, face: int) -> tuple[Tensor, Tensor, Tensor, int]:
+        """``pano see``'s views (75°, covering the sphere) at the classifier's input size, or smaller where the cube
+        is coarser (a small scale: up to 3x fewer pixels through the whole net): (layout, rays, feather weight,
+        the cube face whose density they match: a finer cube is pooled down to it)."""
+        tan = math.tan(math.radians(SEE_FOV) / 2)
+        size = min(self.classifier.input_size, max(self.backbone.spec.min_size, 96, round(4 / math.pi * face * 2 * tan)))
+        rays, weight = self._rays(size, SEE_FOV)
+        return covering_views(SEE_FOV, margin=0.0).to(self.device), rays, weight, math.ceil(size / 2 / tan * math.pi / 4)
+
+    @staticmethod
+    def _pooled(cube: Tensor, face: int) -> Tensor:
+        """The cube map halved (2x2 means per face: an equi-angular cube stays one) while it stays at least
+        ``face`` px: the class views then sample it without aliasing."""
+        while cube.shape[-1] % 2 == 0 and cube.shape[-1] // 2 >= face:
+            b, six, c, f, _ = cube.shape
+            cube = F.avg_pool2d(cube.reshape(b * six, c, f, f), 2).reshape(b, six, c, f // 2, f // 2)
+        return cube
+
     def _rays(self, size: int, fov: float) -> tuple[Tensor, Tensor]:
         rays = camera_rays(size, fov, device=self.device)
         rays = rays / rays.norm(dim=-1, keepdim=True)
@@ -249,22 +295,26 @@ class MirageFilter:
         face = max(16, round(work_w / 4))
         # the smallest scale keeps views of at least ~116 px: smaller, the classifier sees only noise
         faces = sorted({min(face, max(MIN_FACE, round(face / s.scale_ratio**k))) for k in range(s.scales)})
+        steps = self.scale_steps(len(faces))
         rots = [self._rotation(gen) for _ in range(s.target_rotations)]
-        total = len(faces) * s.steps
+        n_class = max(1, min(s.content_views, covering_views(SEE_FOV, margin=0.0).shape[0]))
+        total = sum(steps)
         iteration = 0
         x: Tensor | None = None
-        for k, f in enumerate(faces, start=1):
+        for k, (f, n_steps) in enumerate(zip(faces, steps), start=1):
             base = equirect_to_cubemap(equi, f, equiangular=True)
             layout, rays, weight = self._style_geometry(f)
+            c_layout, c_rays, c_weight, c_face = self._class_geometry(f)
             mask_f = None if mask is None else equirect_to_cubemap(mask.to(equi), f, equiangular=True)
-            with torch.no_grad():  # the original's classes and style at this scale, over a few rotations
-                padded = _smoothed_padded(base)
-                seen = [self._look(_SphereRender(rot @ layout, rays, weight).views(padded, slice(None))) for rot in rots]
+            with torch.no_grad():  # the original's classes (pano see's views) and style at this scale, a few rotations
+                padded, c_padded = _smoothed_padded(base), _smoothed_padded(self._pooled(base, c_face))
+                grams = [self._grams(_SphereRender(rot @ layout, rays, weight).views(padded, slice(None))) for rot in rots]
+                probs = torch.cat([self._probs(_SphereRender(rot @ c_layout, c_rays, c_weight).views(c_padded, slice(None))) for rot in rots])
                 wv = torch.cat([self._view_weights(mask_f, rot, layout, rays, weight) for rot in rots])
-                probs = torch.cat([p for _, p in seen])
-                class_target = (probs * wv[:, None]).sum(0) / wv.sum().clamp_min(1e-6)
+                wc = torch.cat([self._view_weights(mask_f, rot, c_layout, c_rays, c_weight) for rot in rots])
+                class_target = (probs * wc[:, None]).sum(0) / wc.sum().clamp_min(1e-6)
                 gram_targets = [
-                    (torch.cat([g[i] for g, _ in seen]) * wv[:, None, None]).sum(0) / wv.sum().clamp_min(1e-6)
+                    (torch.cat([g[i] for g in grams]) * wv[:, None, None]).sum(0) / wv.sum().clamp_min(1e-6)
                     for i in range(len(self.layers) + 1)
                 ]
             if k == len(faces):
@@ -281,14 +331,27 @@ class MirageFilter:
                 x = resize_cubemap(x, f, equiangular=True)
             param = x.detach().clone().requires_grad_(True)
             opt = torch.optim.Adam([param], lr=s.learning_rate)
-            for _ in range(s.steps):
+            sched = _cosine(opt, n_steps)
+            for _ in range(n_steps):
                 iteration += 1
                 rot = self._rotation(gen)
-                views = _SphereRender(rot @ layout, rays, weight).views(_smoothed_padded(param), slice(None))
-                losses, probs = self._losses(views, targets, pad_cubemap(param, 1, equiangular=True))
+                pick = torch.randperm(c_layout.shape[0], generator=gen)[:n_class].to(self.device)
+                style_views = _SphereRender(rot @ layout, rays, weight).views(_smoothed_padded(param), slice(None))
+                class_views = _SphereRender(rot @ c_layout[pick], c_rays, c_weight).views(
+                    _smoothed_padded(self._pooled(param, c_face)), slice(None)
+                )
+                losses, probs = self._losses(style_views, class_views, targets, pad_cubemap(param, 1, equiangular=True))
                 self._step(opt, param, losses, probs, iteration, total, (k, len(faces)), progress)
+                sched.step()
             x = param.detach()
-        return cubemap_to_equirect(x, work_w // 2, work_w, equiangular=True)
+        return cubemap_to_equirect(self._visible(x), work_w // 2, work_w, equiangular=True)
+
+    @staticmethod
+    def _visible(cube: Tensor) -> Tensor:
+        """The cube map as the views saw it (the binomial prefilter of :func:`_smoothed_padded`). Adam's per-pixel
+        steps leave pixel-level noise the views cannot see, hence the losses never remove; it is uneven along
+        the cube's edges, where the faces' pixels meet, and would show there."""
+        return _smoothed_padded(cube)[..., 1:-1, 1:-1]
 
     def _view_weights(self, mask_cube: Tensor | None, rot: Tensor, layout: Tensor, rays: Tensor, weight: Tensor) -> Tensor:
         """Per view, the share of its (feathered) pixels that the sphere holds (1 for a full sphere)."""
@@ -305,13 +368,14 @@ class MirageFilter:
         scale = min(1.0, s.size / max(h, w))
         top_hw = (max(32, round(h * scale)), max(32, round(w * scale)))
         sizes = [(max(32, round(top_hw[0] / s.scale_ratio**k)), max(32, round(top_hw[1] / s.scale_ratio**k))) for k in range(s.scales - 1, -1, -1)]
-        total = s.scales * s.steps
+        steps = self.scale_steps(s.scales)
+        total = sum(steps)
         iteration = 0
         x: Tensor | None = None
-        for k, hw in enumerate(sizes, start=1):
+        for k, (hw, n_steps) in enumerate(zip(sizes, steps), start=1):
             base = F.interpolate(img, size=hw, mode="bilinear", antialias=True, align_corners=False)
             with torch.no_grad():
-                grams, probs = self._look(base)
+                grams, probs = self._grams(base), self._probs(self._class_size(base))
             targets = _Targets(probs[0], [g[0] for g in grams])
             if k == s.scales:
                 self.original_classes = top_classes(probs[0], self.classifier.classes, 5)
@@ -326,14 +390,30 @@ class MirageFilter:
                 x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
             param = x.detach().clone().requires_grad_(True)
             opt = torch.optim.Adam([param], lr=s.learning_rate)
-            for _ in range(s.steps):
+            sched = _cosine(opt, n_steps)
+            for _ in range(n_steps):
                 iteration += 1
                 shift = (int(torch.randint(0, hw[0], (1,), generator=gen)), int(torch.randint(0, hw[1], (1,), generator=gen)))
                 rolled = torch.roll(param, shift, dims=(-2, -1))
-                losses, probs = self._losses(rolled, targets, param)
+                losses, probs = self._losses(rolled, self._class_size(rolled), targets, param)
                 self._step(opt, param, losses, probs, iteration, total, (k, s.scales), progress)
+                sched.step()
             x = param.detach()
         return x
+
+    def _class_size(self, img: Tensor) -> Tensor:
+        """A flat photo as ``pano see --flat`` shows it to the classifier: its short side at the input size."""
+        size = self.classifier.input_size
+        h, w = img.shape[-2:]
+        scale = size / min(h, w)
+        hw = (max(size, round(h * scale)), max(size, round(w * scale)))
+        return F.interpolate(img, size=hw, mode="bilinear", antialias=scale < 1, align_corners=False)
+
+
+def _cosine(opt: torch.optim.Optimizer, steps: int):
+    """The learning rate of each scale falls from the settings' to a tenth of it along a half cosine: large steps
+    while the picture forms, small ones to settle it (the random views make the gradient noisy)."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.1 + 0.45 * (1 + math.cos(math.pi * min(i, steps) / steps)))
 
 
 @dataclass
