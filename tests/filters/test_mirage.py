@@ -23,7 +23,7 @@ from pano.metrics import TURN, cube_edge_ratio, pole_anisotropy, pole_minus_equa
 from pano.models.backbones import load_backbone
 from pano.models.classifier import load_classifier
 
-from _spheres import sphere_and_turned_from
+from tests._spheres import sphere_and_turned_from
 
 # 256x128, one scale (cube faces of 64 px, views of 116 px), 30 iterations: small enough for a CPU test
 SMALL = MirageSettings(size=256, scales=1, steps=30, seed=0)
