@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pano.device import autocast, halve_batch_on_oom
+from pano.device import autocast
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
+from pano.filters.view_loop import run_in_batches, view_batch
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap, sample_cubemap
 from pano.sphere.resize import resize_equirect
 from pano.sphere.rotation import random_rotations, rotation_matrix
@@ -228,25 +229,23 @@ class DreamFilter:
         map, the shifted image) once; ``render.views(prepared, index_slice)`` cuts a batch of views. Batches
         (halved on out-of-memory) accumulate their gradients on the prepared tensor, which is then pulled
         back to ``param`` in one backward pass."""
-        n_views = render.n_views
-        batch = self.settings.batch or (n_views if self.device.type == "cuda" else max(1, round(250_000 / render.pixels)))
-        batch = min(batch, n_views)
         p = param.detach().requires_grad_(True)
         prepared = render.prepare(p)
         source = prepared.detach().requires_grad_(True)
-        while True:
-            try:
-                grad = torch.zeros_like(source)
-                for start in range(0, n_views, batch):
-                    views = render.views(source, slice(start, start + batch))
-                    (g,) = torch.autograd.grad(self._objective(views), source)
-                    grad += g
-                (grad_param,) = torch.autograd.grad(prepared, p, grad)
-                return grad_param
-            except (RuntimeError, torch.OutOfMemoryError) as exc:
-                batch = halve_batch_on_oom(exc, batch, self.device)
-                self.messages.append(f"out of GPU memory: continuing with {batch} views per batch")
-                self.settings = replace(self.settings, batch=batch)
+        grad = torch.zeros_like(source)
+
+        def run(part: slice) -> None:
+            (g,) = torch.autograd.grad(self._objective(render.views(source, part)), source)
+            grad.add_(g)
+
+        def on_halve(batch: int) -> None:
+            self.messages.append(f"out of GPU memory: continuing with {batch} views per batch")
+            self.settings = replace(self.settings, batch=batch)
+
+        batch = view_batch(self.settings.batch, render.n_views, render.pixels, self.device)
+        run_in_batches(render.n_views, run, batch=batch, device=self.device, on_halve=on_halve)
+        (grad_param,) = torch.autograd.grad(prepared, p, grad)
+        return grad_param
 
     def _ascend(self, x: Tensor, render, mask: Tensor | None) -> Tensor:
         """One step of normalised gradient ascent (masked where a mask is given), kept in [0, 1]."""

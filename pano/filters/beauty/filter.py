@@ -1,6 +1,6 @@
 """Applying a beauty model (:class:`BeautyFilter`): repaint a sphere, view by view, with a trained pix2pix generator.
 
-Per perspective view of the sphere (overlapping, feathered, through :func:`pano.pipeline.map_sphere`):
+Per perspective view of the sphere (overlapping, feathered, through :func:`pano.filters.view_loop.map_sphere`):
 condition of the view -> generator -> stitched. For the ``clusters`` condition the k-means centres are
 fitted once on the whole sphere and every view is painted with them, so overlapping views agree.
 ``flat=True`` treats the input as an ordinary photo.
@@ -78,18 +78,14 @@ class BeautyFilter:
         }
 
     def _views_fn(self, centers: np.ndarray | None) -> Callable[[torch.Tensor], torch.Tensor]:
-        def fn(views: torch.Tensor) -> torch.Tensor:
+        def fn(views: torch.Tensor) -> torch.Tensor:  # one batch of views (map_sphere sizes and halves them)
             h, w = views.shape[-2:]
             ph, pw = min(h - 1, round(h * self.context)), min(w - 1, round(w * self.context))
-            outs = []
-            for i in range(0, views.shape[0], self.batch):
-                chunk = views[i : i + self.batch]
-                cond = make_condition(chunk, self.model.condition, centers)
-                if ph or pw:  # context around the view, so the U-Net's border effects fall outside it
-                    cond = F.pad(cond, (pw, pw, ph, ph), mode="reflect")
-                out = generate(self.model.generator, cond, dtype=self.dtype)
-                outs.append(out[..., ph : ph + h, pw : pw + w].to(views.dtype))
-            return torch.cat(outs).to(views.device)
+            cond = make_condition(views, self.model.condition, centers)
+            if ph or pw:  # context around the view, so the U-Net's border effects fall outside it
+                cond = F.pad(cond, (pw, pw, ph, ph), mode="reflect")
+            out = generate(self.model.generator, cond, dtype=self.dtype)
+            return out[..., ph : ph + h, pw : pw + w].to(device=views.device, dtype=views.dtype)
 
         return fn
 
@@ -113,6 +109,6 @@ class BeautyFilter:
             if progress:
                 progress(1, 1, "beauty")
             return F.interpolate(out, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
-        from pano.pipeline import map_sphere
+        from pano.filters.view_loop import map_sphere
 
-        return map_sphere(equi, fn, view_size=self.view_size, progress=progress).clamp(0, 1)
+        return map_sphere(equi, fn, view_size=self.view_size, batch=self.batch, progress=progress).clamp(0, 1)
