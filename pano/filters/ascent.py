@@ -12,34 +12,26 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from pano.device import autocast, halve_batch_on_oom
+from pano.device import autocast
 from pano.filters.objectives import Features, Objective
+from pano.filters.view_loop import run_in_batches, view_batch
 
 Score = Callable[[Tensor], Tensor]  # a batch of views (B, 3, h, w) in [0, 1] -> a scalar to maximise
 
-#: Pixels per network call on a CPU when no batch is given: larger batches overflow the caches (466-px views
-#: ran 2.6x faster one by one), while small views need batching against per-call overhead.
-CPU_PIXELS_PER_CALL = 250_000
-
-
 class Batching:
-    """Views per network call for one run: ``batch`` (0 = auto: all on a GPU, about
-    :data:`CPU_PIXELS_PER_CALL` pixels on a CPU), halved on out-of-memory for the rest of the run, with each
-    halving reported to ``say``."""
+    """Views per network call for one run: ``batch`` (0 = auto, :func:`pano.filters.view_loop.view_batch`),
+    halved on out-of-memory for the rest of the run, with each halving reported to ``say``."""
 
     def __init__(self, batch: int, device: torch.device, say: Callable[[str], None] | None = None) -> None:
         self.batch, self.device, self.say = batch, device, say
 
     def size(self, n_views: int, pixels: int) -> int:
-        auto = n_views if self.device.type == "cuda" else max(1, round(CPU_PIXELS_PER_CALL / pixels))
-        return min(self.batch or auto, n_views)
+        return view_batch(self.batch, n_views, pixels, self.device)
 
-    def halve(self, exc: BaseException, batch: int) -> int:
-        batch = halve_batch_on_oom(exc, batch, self.device)
+    def halved(self, batch: int) -> None:
         self.batch = batch
         if self.say is not None:
             self.say(f"out of GPU memory: continuing with {batch} views per batch")
-        return batch
 
 
 def view_score(backbone: torch.nn.Module, objective: Objective, dtype: torch.dtype) -> Score:
@@ -65,22 +57,19 @@ def gradient(param: Tensor, render, score: Score, batching: Batching) -> Tensor:
     map, the shifted image) once; ``render.views(prepared, index_slice)`` cuts a batch of views. Batches
     (halved on out-of-memory) accumulate their gradients on the prepared tensor, which is then pulled
     back to ``param`` in one backward pass."""
-    n_views = render.n_views
-    batch = batching.size(n_views, render.pixels)
     p = param.detach().requires_grad_(True)
     prepared = render.prepare(p)
     source = prepared.detach().requires_grad_(True)
-    while True:
-        try:
-            grad = torch.zeros_like(source)
-            for start in range(0, n_views, batch):
-                views = render.views(source, slice(start, start + batch))
-                (g,) = torch.autograd.grad(score(views), source)
-                grad += g
-            (grad_param,) = torch.autograd.grad(prepared, p, grad)
-            return grad_param
-        except (RuntimeError, torch.OutOfMemoryError) as exc:
-            batch = batching.halve(exc, batch)
+    grad = torch.zeros_like(source)
+
+    def run(part: slice) -> None:
+        (g,) = torch.autograd.grad(score(render.views(source, part)), source)
+        grad.add_(g)
+
+    batch = batching.size(render.n_views, render.pixels)
+    run_in_batches(render.n_views, run, batch=batch, device=batching.device, on_halve=batching.halved)
+    (grad_param,) = torch.autograd.grad(prepared, p, grad)
+    return grad_param
 
 
 def ascend(x: Tensor, render, score: Score, step_size: float, batching: Batching, mask: Tensor | None = None) -> Tensor:

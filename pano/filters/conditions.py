@@ -29,6 +29,7 @@ __all__ = [
     "PALETTE",
     "ConditionSpec",
     "assign_clusters",
+    "assign_clusters_torch",
     "cluster_condition",
     "edge_condition",
     "fit_cluster_centers",
@@ -205,18 +206,50 @@ def from_uint8(arrays: np.ndarray, like: torch.Tensor | None = None) -> torch.Te
     return t
 
 
-def make_condition(images: torch.Tensor, spec: ConditionSpec, centers: np.ndarray | None = None) -> torch.Tensor:
+def assign_clusters_torch(images: torch.Tensor, centers: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """:func:`assign_clusters` for a batch of tensors, on their device (no trip through the CPU).
+
+    The images are rounded to 8 bits first, as :func:`to_uint8` does, so every pixel gets the same
+    centre as in :func:`assign_clusters` (up to float rounding where two centres are equally near).
+
+    Args:
+        images: ``(B, 3, H, W)`` float in ``[0, 1]``, any device.
+        centers: ``(k, 3)`` RGB centres in palette order (0..255 units).
+
+    Returns:
+        ``(B, 3, H, W)`` float32 in ``[0, 1]``, palette colours only, on ``images``' device.
+    """
+    dev = images.device
+    q = (images.detach().float().clamp(0, 1) * 255.0).round()
+    c = torch.as_tensor(centers, dtype=torch.float32, device=dev)
+    d = torch.einsum("bchw,kc->bkhw", q, c).mul_(-2.0).add_((c * c).sum(1)[None, :, None, None])
+    labels = d.argmin(1)  # (B, H, W)
+    palette = torch.as_tensor(PALETTE[: len(c)], dtype=torch.float32, device=dev) / 255.0
+    return palette[labels].permute(0, 3, 1, 2)
+
+
+def make_condition(
+    images: torch.Tensor, spec: ConditionSpec, centers: np.ndarray | None = None, *, on_device: bool = True
+) -> torch.Tensor:
     """The condition of a batch of images.
+
+    ``clusters`` with shared ``centers`` is computed in torch on the images' device
+    (:func:`assign_clusters_torch`); edges (OpenCV's CLAHE and Canny define them) and clusters fitted per
+    image go through uint8 arrays on the CPU.
 
     Args:
         images: ``(B, 3, H, W)`` float in ``[0, 1]``, any device.
         spec: The condition type and parameters.
         centers: For ``clusters``: shared centres (e.g. fitted on the whole sphere) instead of
             fitting k-means on each image.
+        on_device: ``False`` takes the CPU route for every condition (the reference the torch route is
+            tested and benchmarked against).
 
     Returns:
         ``(B, 3, H, W)`` float in ``[0, 1]`` on ``images``' device and dtype.
     """
+    if on_device and spec.name == "clusters" and centers is not None:
+        return assign_clusters_torch(images, centers).to(images.dtype)
     arrays = to_uint8(images)
     out = np.stack([spec(a, centers) for a in arrays])
     return from_uint8(out, like=images)

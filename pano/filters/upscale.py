@@ -197,9 +197,10 @@ def _pole_caps(equi: Tensor, s: int, run_flat, pole_top: bool, pole_bottom: bool
     already samples the band 1.5x more finely than its centre (perspective), and every extra pixel is
     network time (at 2048x1024 a view reaching 70 % of its half-size had 2.5x the pixels).
     """
+    from pano.filters.view_loop import views_through
     from pano.sphere.convention import lonlat_to_direction
     from pano.sphere.rotation import rotation_matrix
-    from pano.sphere.views import equirect_to_views, view_coordinates
+    from pano.sphere.views import view_coordinates
 
     _, _, h, w = equi.shape
     dev = equi.device
@@ -209,13 +210,16 @@ def _pole_caps(equi: Tensor, s: int, run_flat, pole_top: bool, pole_bottom: bool
     fov_deg = 2 * math.degrees(math.atan(size / 2 * pixel))
     oh, ow = h * s, w * s
     n_rows = math.ceil(oh * (90.0 - POLE_BLEND_START_DEG) / 180.0) + 1
+    tops = [top for top, wanted in ((True, pole_top), (False, pole_bottom)) if wanted]
+    if not tops:
+        return []
+    rots = torch.cat([rotation_matrix(0.0, 90.0 if top else -90.0, 0.0, device=dev)[None] for top in tops])
+    # one view at a time: run_flat tiles it; out of memory there is upscale_tensor's to handle (smaller tiles)
+    views_up = views_through(equi.float(), rots, fov_deg, size, lambda v: run_flat(v.clamp(0, 1)), batch=1, mode="bicubic")
     caps = []
-    for top, wanted in ((True, pole_top), (False, pole_bottom)):
-        if not wanted:
-            continue
-        rot = rotation_matrix(0.0, 90.0 if top else -90.0, 0.0, device=dev)[None]
-        view = equirect_to_views(equi.float(), rot, fov_deg, size, mode="bicubic")[:, 0].clamp(0, 1)
-        view_up = run_flat(view)  # (1, 3, size*s, size*s)
+    for k, top in enumerate(tops):
+        rot = rots[k : k + 1]
+        view_up = views_up[k : k + 1]  # (1, 3, size*s, size*s)
         rows = torch.arange(n_rows, device=dev) if top else torch.arange(oh - n_rows, oh, device=dev)
         lat = (0.5 - (rows.float() + 0.5) / oh) * math.pi
         lon = ((torch.arange(ow, device=dev, dtype=torch.float32) + 0.5) / ow - 0.5) * (2 * math.pi)

@@ -107,3 +107,28 @@ def test_spec_validation() -> None:
         ConditionSpec("clusters", {"kk": 4})
     spec = ConditionSpec("clusters", {"k": 5})
     assert ConditionSpec.from_json(spec.to_json()) == spec
+
+
+def test_clusters_on_device_equal_the_cpu_route_on_sphere_views(equirect_dir: Path) -> None:
+    """The torch route (views stay on their device) paints the views of a real sphere as the uint8/OpenCV
+    route does, with the centres fitted once on the whole sphere, as :class:`BeautyFilter` does."""
+    from pano.io.image import read_image
+    from pano.sphere.resize import resize_equirect
+    from pano.sphere.views import equirect_to_views
+    from pano.sphere.viewset import covering_views
+    from pano.filters.conditions import assign_clusters_torch, to_uint8
+
+    equi = resize_equirect(read_image(equirect_dir / "vrview_petra.jpg", mode="sphere").pixels.float(), (128, 256))
+    views = equirect_to_views(equi, covering_views(60.0), 60.0, 48)[0]  # (N, 3, 48, 48), not 8-bit values
+    spec = ConditionSpec("clusters", {"k": 7})
+    centers = fit_cluster_centers(to_uint8(equi)[0], k=7)
+    on_device = make_condition(views, spec, centers)
+    cpu = make_condition(views, spec, centers, on_device=False)
+    assert on_device.shape == cpu.shape == views.shape and on_device.dtype == views.dtype
+    # only a pixel exactly halfway between two centres may round either way
+    assert float((on_device != cpu).any(1).float().mean()) < 1e-3
+    assert float((on_device - cpu).abs().mean()) < 1e-3
+    differ = float((on_device != cpu).any(1).float().mean())
+    print(f"pixels painted differently: {differ:.2e}")
+    assert torch.equal(assign_clusters_torch(views, centers), on_device)
+    assert len(torch.unique(on_device.permute(1, 0, 2, 3).reshape(3, -1), dim=1).T) == 7
