@@ -171,9 +171,20 @@ class _Mirager:
         self.labels_name = job.labels.path if job.labels else None
         self.clf = load_classifier(job.settings.model, weights=weights, labels=labels, device=self.dev)
 
+    def _filter(self, **report):
+        """The mirage filter of this job, built through the one factory on the loaded classifier."""
+        from dataclasses import fields
+
+        from pano.filters.factory import build_filter
+        from pano.filters.settings import MirageFilterSettings
+
+        s = self.job.settings
+        options = tuple((f.name, getattr(s, f.name)) for f in fields(s) if f.name != "model")
+        settings = MirageFilterSettings(s.model, self.weights_name, self.labels_name, self.job.precision, options)
+        return build_filter(settings, self.dev, classifier=self.clf, **report)
+
     def __call__(self, image: Path, out_path: Path) -> None:
         from pano.commands.dream import _dtype_name, _write
-        from pano.filters.mirage import MirageFilter
         from pano.filters.seeing import see_flat, see_sphere
 
         job, settings, quiet, clf, dev, dtype = self.job, self.job.settings, self.job.quiet, self.clf, self.dev, self.dtype
@@ -188,7 +199,7 @@ class _Mirager:
                 params = {"filter": "mirage", **filt.params(), "stereo": layout, "device": dev.type, "precision": _dtype_name(dtype)}
                 return {"pano:Filter": "mirage", "pano:Params": json.dumps(params, sort_keys=True)}
 
-            run_stereo_photo(lambda: MirageFilter(clf, settings, dtype=dtype), image, out_path, layout, command="mirage",
+            run_stereo_photo(self._filter, image, out_path, layout, command="mirage",
                              overwrite=job.overwrite, quiet=quiet, limit=job.limit, seed=settings.seed, xmp_of=xmp_of)
             return
         loaded, pixels, mask = load_input(image, job.mode, job.limit, width=max(2 * settings.size, 1024))
@@ -205,8 +216,7 @@ class _Mirager:
 
         ok = False
         try:
-            filt = MirageFilter(clf, settings, dtype=dtype, on_report=report if (job.json_log or not quiet) else None,
-                                report_every=job.print_every, top=k)  # fmt: skip
+            filt = self._filter(on_report=report if (job.json_log or not quiet) else None, report_every=job.print_every, top=k)
             plan = " + ".join(str(n) for n in filt.scale_steps(settings.scales))
             say(quiet, f"pano mirage: {image.name} on {dev.type} ({_dtype_name(dtype)}), {settings.model}, working size "
                        f"{min(settings.size, pixels.shape[-1])} px, iterations {plan} over {settings.scales} scales")  # fmt: skip

@@ -79,7 +79,7 @@ def _beauty(s: BeautySettings, dev, model=None):
     return BeautyFilter(model, view_size=s.view_size, flat=s.flat, precision=s.precision, batch=s.batch, context=s.context)
 
 
-def _mirage(s: MirageFilterSettings, dev, classifier=None):
+def _mirage(s: MirageFilterSettings, dev, classifier=None, on_report=None, report_every=0, top=3):
     from pano.device import resolve_precision  # noqa: PLC0415
     from pano.filters.mirage import MirageFilter, MirageSettings  # noqa: PLC0415
     from pano.models.classifier import load_classifier  # noqa: PLC0415
@@ -87,7 +87,8 @@ def _mirage(s: MirageFilterSettings, dev, classifier=None):
     settings = MirageSettings(**{**dict(s.options), "model": s.model})
     if classifier is None:
         classifier = load_classifier(s.model, weights=s.weights, labels=s.labels, device=dev)
-    return MirageFilter(classifier, settings, dtype=resolve_precision(s.precision, dev))
+    return MirageFilter(classifier, settings, dtype=resolve_precision(s.precision, dev), on_report=on_report,
+                        report_every=report_every, top=top)
 
 
 _BUILDERS: dict[type, Callable[..., Any]] = {
@@ -95,5 +96,5 @@ _BUILDERS: dict[type, Callable[..., Any]] = {
 }
 _PARTS: dict[type, set[str]] = {
     DreamSettings: {"backbone", "guide", "mask"}, UpscaleSettings: {"descriptor", "quiet"}, BeautySettings: {"model"},
-    MirageFilterSettings: {"classifier"},
+    MirageFilterSettings: {"classifier", "on_report", "report_every", "top"},  # the last three: the progress report
 }
