@@ -2,7 +2,8 @@
 
 Neural style transfer (Gatys et al.) whose *content* is not a feature map but the classifier's class scores:
 the optimised sphere must make the net see the same classes as in the original (the softmax averaged over
-perspective views, as ``pano see`` does; a KL divergence), while its Gram matrices at several layers match
+perspective views, as ``pano see`` does; a cross-entropy to the original's top classes as ``pano see`` reads them
+at the original's own resolution, or a KL divergence to its whole distribution), while its Gram matrices at several layers match
 the original's own (the *style*), plus a little total variation. The class scores say nothing about where
 things are, so the layout of the original is gone: the result shows the same things in the same style,
 rearranged "like a map, or a puzzle whose pieces have been reordered".
@@ -271,9 +272,9 @@ class MirageFilter:
 
     def _class_geometry(self, face: int) -> tuple[Tensor, Tensor, Tensor, int]:
         """``pano see``'s views (75°, covering the sphere) at the classifier's input size at every scale, as ``pano see``
-        reads the result (views at the cube's own density, 124 px at a small scale, built features the 224-px
-        reading does not see): (layout, rays, feather weight, the cube face whose density they match: a finer
-        cube is pooled down to it)."""
+        reads the result (views at the cube's own density, 124 px at the smallest scale, led the net to features
+        its 224-px reading does not see): (layout, rays, feather weight, the cube face whose density they match:
+        a finer cube is pooled down to it)."""
         tan = math.tan(math.radians(SEE_FOV) / 2)
         size = self.classifier.input_size
         rays, weight = self._rays(size, SEE_FOV)
