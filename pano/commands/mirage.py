@@ -72,7 +72,7 @@ def _tops(rows) -> list[dict]:
 @click.option("--scale-ratio", type=click.FloatRange(1.1, 4.0), default=2.0, help="Size ratio between scales.")
 @click.option("--steps", type=click.IntRange(1, 100000), default=60, help="Iterations at the smallest scale; each larger scale does --step-decay times as many.")
 @click.option("--step-decay", type=click.FloatRange(0.05, 1.0), default=0.5, help="Iterations at a scale / at the next smaller one.")
-@click.option("--content-weight", type=click.FloatRange(0.0), default=0.3, help="Weight of the class-distribution (KL) loss.")
+@click.option("--content-weight", type=click.FloatRange(0.0), default=1.0, help="Weight of the class loss (cross-entropy to the original's top 5 classes).")
 @click.option("--style-weight", type=click.FloatRange(0.0), default=1.0, help="Weight of the Gram-matrix style loss.")
 @click.option("--style-layers", default=None, help="Comma-separated layers for the style (default: five from fine to coarse; see pano models).")
 @click.option("--tv-weight", type=click.FloatRange(0.0), default=0.3, help="Weight of the total-variation loss.")

@@ -2,7 +2,8 @@
 
 Neural style transfer (Gatys et al.) whose *content* is not a feature map but the classifier's class scores:
 the optimised sphere must make the net see the same classes as in the original (the softmax averaged over
-perspective views, as ``pano see`` does; a KL divergence), while its Gram matrices at several layers match
+perspective views, as ``pano see`` does; a cross-entropy to the original's top classes as ``pano see`` reads them
+at the original's own resolution, or a KL divergence to its whole distribution), while its Gram matrices at several layers match
 the original's own (the *style*), plus a little total variation. The class scores say nothing about where
 things are, so the layout of the original is gone: the result shows the same things in the same style,
 rearranged "like a map, or a puzzle whose pieces have been reordered".
@@ -37,7 +38,7 @@ from pano.device import autocast
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.dream import _SphereRender, _smoothed_padded
-from pano.filters.seeing import SEE_FOV, top_classes
+from pano.filters.seeing import SEE_FOV, see_sphere, top_classes
 from pano.sphere.resize import resize_equirect
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap
 from pano.sphere.rotation import random_rotations, rotation_matrix
@@ -62,7 +63,8 @@ class MirageSettings:
     steps: int = 60  # iterations at the smallest scale
     step_decay: float = 0.5  # each larger scale does this fraction of the previous scale's iterations
     learning_rate: float = 0.05  # Adam, in [0, 1] image units, falling to a tenth at the end of each scale
-    content_weight: float = 0.3  # KL(original's classes || the result's)
+    content_weight: float = 1.0  # cross-entropy of the result's classes to the original's top classes
+    content_classes: int = 5  # the original's top classes the content loss asks for (0: KL to its whole distribution)
     content_views: int = 15  # views of pano see's geometry (75°, the classifier's input size) per iteration
     style_weight: float = 1.0  # sum over layers of |G - G_original|^2 / |G_original|^2
     tv_weight: float = 0.3  # mean absolute difference of neighbouring pixels
@@ -195,7 +197,11 @@ class MirageFilter:
         if s.content_weight > 0 or self.on_report:
             probs = self._probs(class_views).mean(0)
             t = targets.classes
-            content = (t * (t.clamp_min(1e-12).log() - probs.clamp_min(1e-12).log())).sum()
+            if s.content_classes > 0:  # the original's top classes, weighted as it sees them
+                top, index = t.topk(min(s.content_classes, t.numel()))
+                content = -(top / top.sum() * probs[index].clamp_min(1e-12).log()).sum()
+            else:
+                content = (t * (t.clamp_min(1e-12).log() - probs.clamp_min(1e-12).log())).sum()
             total = total + s.content_weight * content
         else:  # content weight 0 and nobody to show the classes to: the whole net need not run
             probs, content = targets.classes, torch.zeros((), device=self.device)
@@ -265,11 +271,12 @@ class MirageFilter:
         return covering_views(fov, margin=s.view_margin).to(self.device), rays, weight
 
     def _class_geometry(self, face: int) -> tuple[Tensor, Tensor, Tensor, int]:
-        """``pano see``'s views (75°, covering the sphere) at the classifier's input size, or smaller where the cube
-        is coarser (a small scale: up to 3x fewer pixels through the whole net): (layout, rays, feather weight,
-        the cube face whose density they match: a finer cube is pooled down to it)."""
+        """``pano see``'s views (75°, covering the sphere) at the classifier's input size at every scale, as ``pano see``
+        reads the result (views at the cube's own density, 124 px at the smallest scale, led the net to features
+        its 224-px reading does not see): (layout, rays, feather weight, the cube face whose density they match:
+        a finer cube is pooled down to it)."""
         tan = math.tan(math.radians(SEE_FOV) / 2)
-        size = min(self.classifier.input_size, max(self.backbone.spec.min_size, 96, round(4 / math.pi * face * 2 * tan)))
+        size = self.classifier.input_size
         rays, weight = self._rays(size, SEE_FOV)
         return covering_views(SEE_FOV, margin=0.0).to(self.device), rays, weight, math.ceil(size / 2 / tan * math.pi / 4)
 
@@ -301,24 +308,23 @@ class MirageFilter:
         total = sum(steps)
         iteration = 0
         x: Tensor | None = None
+        with torch.no_grad():  # the original's classes at its own resolution, as pano see reads them, a few rotations
+            # (taken from the small scale's cube, the Louvre read oboe, space shuttle: a target no mirage should meet)
+            class_target = torch.stack([see_sphere(self.classifier, equi, mask=mask, rotation=rot).probs for rot in rots]).mean(0).to(self.device)
+        self.original_classes = top_classes(class_target, self.classifier.classes, 5)
         for k, (f, n_steps) in enumerate(zip(faces, steps), start=1):
             base = equirect_to_cubemap(equi, f, equiangular=True)
             layout, rays, weight = self._style_geometry(f)
             c_layout, c_rays, c_weight, c_face = self._class_geometry(f)
             mask_f = None if mask is None else equirect_to_cubemap(mask.to(equi), f, equiangular=True)
-            with torch.no_grad():  # the original's classes (pano see's views) and style at this scale, a few rotations
-                padded, c_padded = _smoothed_padded(base), _smoothed_padded(self._pooled(base, c_face))
+            with torch.no_grad():  # the original's style at this scale, a few rotations
+                padded = _smoothed_padded(base)
                 grams = [self._grams(_SphereRender(rot @ layout, rays, weight).views(padded, slice(None))) for rot in rots]
-                probs = torch.cat([self._probs(_SphereRender(rot @ c_layout, c_rays, c_weight).views(c_padded, slice(None))) for rot in rots])
                 wv = torch.cat([self._view_weights(mask_f, rot, layout, rays, weight) for rot in rots])
-                wc = torch.cat([self._view_weights(mask_f, rot, c_layout, c_rays, c_weight) for rot in rots])
-                class_target = (probs * wc[:, None]).sum(0) / wc.sum().clamp_min(1e-6)
                 gram_targets = [
                     (torch.cat([g[i] for g in grams]) * wv[:, None, None]).sum(0) / wv.sum().clamp_min(1e-6)
                     for i in range(len(self.layers) + 1)
                 ]
-            if k == len(faces):
-                self.original_classes = top_classes(class_target, self.classifier.classes, 5)
             targets = _Targets(class_target, gram_targets)
             if x is None:
                 if start is not None:
