@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 from pano.device import resolve_device, resolve_precision
+from pano.filters.parametrisation import SphereParametrisation
 from pano.filters.dream import DreamFilter, DreamSettings
 from pano.models.backbones import load_backbone
 from pano.models.registry import get_spec
@@ -138,7 +139,8 @@ def compare_classic(size: int, steps: int, octaves: int, device: torch.device, d
     run(ours, counter, img, device)  # warm-up (cuDNN autotune, caches)
     t_ours, mps_ours = run(ours, counter, img, device)
 
-    view = ours._view_geometry(round(size / 4))[0].shape[0]
+    view = SphereParametrisation(round(size / 4), fov_deg=settings.fov_deg, view_margin=settings.view_margin,
+                                 tile=settings.tile, orientation=settings.orientation, device=device).rays.shape[0]
     classic = DreamFilter(counter, replace(settings, flat=True, tile=view, batch=1), layer=layer, dtype=torch.float32)
     counter.net = backbone.to(memory_format=torch.contiguous_format)
     run(classic, counter, img, device)

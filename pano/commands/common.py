@@ -125,8 +125,9 @@ class Progress:
             self.bar.total = total
         if self.desc:
             postfix = ", ".join(s for s in (self.note, label) if s)
-            if postfix:
-                self.bar.set_postfix_str(postfix, refresh=False)
+            if postfix and postfix != self.bar.postfix:
+                # shown at once when nothing else moves (the number of workers while the first file runs)
+                self.bar.set_postfix_str(postfix, refresh=done == self.bar.n)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

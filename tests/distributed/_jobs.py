@@ -43,7 +43,7 @@ class SlowMarkingTint:
     def __call__(self, device: str):
         import time
 
-        from clips import TintBlurNoise
+        from tests.video.clips import TintBlurNoise
 
         marks, delay = Path(self.marks), self.delay
 

@@ -84,6 +84,6 @@ def test_ray_stereo_chunks_are_consistent_and_one_chunk_is_the_single_process_ru
 
 
 def _read(path: Path) -> list[np.ndarray]:
-    from clips import read_frames
+    from tests.video.clips import read_frames
 
     return read_frames(path)

@@ -103,7 +103,9 @@ def test_dream_reads_the_packing_from_metadata(equirect_dir: Path, tmp_path: Pat
     assert params["stereo"] == "top-bottom"
     inputs, got = _eyes(src, "top-bottom"), _eyes(out, "top-bottom")
     m_in, m_out = stereo_mismatch(*inputs, *inputs), stereo_mismatch(*got, *inputs)
-    assert m_out <= 1.3 * m_in and min(change_per_eye(got, inputs)) > 2 * m_in, (m_in, m_out, change_per_eye(got, inputs))
+    # the dream is plainly there in both eyes (well above the eyes' own mismatch; the 80 %-of-eye-by-eye bar
+    # is tests/filters/test_dream_stereo.py's), and the eyes agree as well as the input's do
+    assert m_out <= 1.3 * m_in and min(change_per_eye(got, inputs)) > 1.5 * m_in, (m_in, m_out, change_per_eye(got, inputs))
 
     mono = CliRunner().invoke(cli, ["dream", str(src), "--stereo", "mono", "-o", str(tmp_path / "m.jpg"), "-q"])
     assert mono.exit_code == 2 and "256x256" in mono.output and "--full-sphere" in mono.output, mono.output
