@@ -38,6 +38,7 @@ import platform
 import resource
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import traceback
@@ -515,6 +516,65 @@ def _geometry(ctx: Context) -> Outcome:
     return Outcome(checks, details, notes)
 
 
+def _cli_seconds(args: list[str], ctx: Context) -> float:
+    """Seconds of one ``pano ARGS`` run by the CLI's ``main`` in this process (the model load counts)."""
+    import contextlib
+    import io
+
+    from pano.cli import main as pano_main
+
+    errors = io.StringIO()
+    ctx.sync()
+    t0 = time.perf_counter()
+    try:
+        with contextlib.redirect_stderr(errors):
+            pano_main(args)
+    except SystemExit as exc:
+        if exc.code:
+            raise RuntimeError(f"pano {args[0]} exited with {exc.code}: {errors.getvalue().strip()[-300:]}") from None
+    ctx.sync()
+    return time.perf_counter() - t0
+
+
+def _mirage(ctx: Context) -> Outcome:
+    """pano mirage at defaults, 2048x1024 file to file (issue 18: under 30 s on a GPU)."""
+    dream = bench("dream")
+    w = 256 if ctx.dry else 2048
+    folder = Path(tempfile.mkdtemp(dir=ctx.tmp))
+    src = dream.write_photo(w, folder)
+    extra = ["--size", "128", "--scales", "1", "--steps", "2"] if ctx.dry else []
+    args = ["mirage", str(src), "-o", str(folder / "mirage.jpg"), "-q", "--overwrite", "--device", str(ctx.device), *extra]
+    secs = _cli_seconds(args, ctx)
+    settings = "dry run: --size 128 --scales 1 --steps 2" if ctx.dry else "defaults"
+    return Outcome([Check(f"mirage {w}x{w // 2} end to end", secs, "s", "<", 30.0)], {"seconds": secs, "width": w},
+                   f"pano mirage at {settings}, JPEG file to file, in-process CLI")
+
+
+def _ray_batch(ctx: Context) -> Outcome:
+    """Two photos through ``pano dream --ray``: a local Ray instance with one actor per GPU (issue 19 asks the
+    GPU check to run the multi-actor path). Ray is optional: where it is not importable, the row says so."""
+    try:
+        import ray
+    except ImportError:
+        return Outcome([Check("dream batch of 2 on Ray", None, "s")], {}, "ray is not installed here: not run")
+    dream = bench("dream")
+    w = 256 if ctx.dry else 2048
+    folder = Path(tempfile.mkdtemp(dir=ctx.tmp))
+    first = dream.write_photo(w, folder)
+    photos = [first, folder / "second.jpg"]
+    shutil.copyfile(first, photos[1])
+    extra = ["--size", "128", "--octaves", "1", "--steps", "1"] if ctx.dry else []
+    args = ["dream", *map(str, photos), "-o", str(folder / "out"), "-q", "--device", str(ctx.device), "--ray", *extra]
+    try:
+        secs = _cli_seconds(args, ctx)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    made = sorted(p.name for p in (folder / "out").iterdir())
+    return Outcome([Check(f"dream batch of 2 at {w}x{w // 2} on Ray", secs, "s")], {"seconds": secs, "outputs": made},
+                   f"local Ray instance, one actor per GPU (CPU actors in the dry run); outputs {made}")
+
+
 def measurements() -> list[Measurement]:
     """The GPU measurements in order of importance, with estimated seconds on an H100-class GPU."""
     return [
@@ -528,6 +588,8 @@ def measurements() -> list[Measurement]:
         Measurement("upscale_animevideov3", "upscale animevideov3 2048x1024 -> 8192x4096", 20,
                     _upscale_compare("realesr-animevideov3", False)),
         Measurement("geometry", "geometry round trip 4096 and 8192", 10, _geometry),
+        Measurement("mirage", "mirage 2048x1024 end to end", 40, _mirage),
+        Measurement("ray_batch", "dream batch on Ray (one actor per GPU)", 40, _ray_batch),
     ]
 
 

@@ -18,6 +18,8 @@ What a filter can do beyond that is declared in ``filt.info``, never discovered 
 * ``supports_flat``: its settings have ``flat`` (an ordinary photo, not a sphere);
 * ``takes_extent``: the call accepts ``extent=`` (:class:`Extent`: which borders of a partial panorama
   continue on the sphere), and ``out_dtype=``/``out_device=`` for a large output kept compact;
+* ``checks_size``: it has ``check_input_size(width, height)``, which refuses a size it cannot work on (one
+  line, before any work: ``pano video`` calls it before the first frame);
 * ``scale``: output size / input size.
 
 Calls keep no state: the same call twice gives the same result.
@@ -46,6 +48,7 @@ class FilterInfo:
     takes_seed: bool = False
     supports_flat: bool = False
     takes_extent: bool = False
+    checks_size: bool = False  # has ``check_input_size(width, height)``: refuses sizes it cannot work on, before any work
 
 
 @dataclass(frozen=True)

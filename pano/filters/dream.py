@@ -82,7 +82,7 @@ class DreamFilter:
     keep no state: the same call twice gives the same result; messages (an out-of-memory retry) go to the
     call's ``progress`` callback as ``progress(0, 0, message)``."""
 
-    info = FilterInfo(name="dream", takes_init=True, takes_seed=True, supports_flat=True)
+    info = FilterInfo(name="dream", takes_init=True, takes_seed=True, supports_flat=True, checks_size=True)
 
     def __init__(
         self,

@@ -134,7 +134,6 @@ class MirageFilter:
         self.device = next(self.backbone.parameters()).device
         self.on_report, self.report_every, self.top = on_report, report_every, top
         self.history: list[dict[str, Any]] = []  # one entry per iteration: iteration, scale, losses
-        self.messages: list[str] = []
 
     def params(self) -> dict[str, Any]:
         p = asdict(self.settings)

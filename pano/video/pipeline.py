@@ -272,9 +272,8 @@ def process_video(
     curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
     mode = filt.mode if engine is not None else None  # type: ignore[attr-defined]
     eye_filter = _EyeFilter(filt, options) if engine is None else None
-    check_size = getattr(filt, "check_input_size", None)
-    if check_size is not None:  # e.g. dream views too small for its model: refused before any frame
-        check_size(*source.eye_size)
+    if filt.info.checks_size:  # e.g. dream views too small for its model: refused before any frame
+        filt.check_input_size(*source.eye_size)  # type: ignore[attr-defined]
 
     key = state_key(
         {

