@@ -106,12 +106,18 @@ def write_photo(width: int, folder: Path) -> Path:
 def end_to_end_in_process(width: int, device: str, tmp: Path, extra: tuple[str, ...] = ()) -> float:
     """Seconds of ``pano dream PHOTO -o OUT`` (file to file, default settings plus ``extra``) run by the CLI's
     ``main`` in this process: the model load counts, the interpreter's start and imports do not."""
-    from pano.cli import main as pano_main
-
     src = write_photo(width, tmp)
     out = tmp / f"out_{width}.jpg"
-    args = ["dream", str(src), "-o", str(out), "-q", "--device", device, "--overwrite", *extra]
-    if device.startswith("cuda"):
+    return cli_seconds(["dream", str(src), "-o", str(out), "-q", "--device", device, "--overwrite", *extra], device)
+
+
+def cli_seconds(args: list[str], device: str) -> float:
+    """Seconds of one ``pano ARGS`` run by the CLI's ``main`` in this process (CUDA synchronised before and
+    after); a non-zero exit is raised with the end of its stderr."""
+    from pano.cli import main as pano_main
+
+    cuda = str(device).startswith("cuda")
+    if cuda:
         torch.cuda.synchronize()
     errors = io.StringIO()
     t0 = time.perf_counter()
@@ -120,7 +126,9 @@ def end_to_end_in_process(width: int, device: str, tmp: Path, extra: tuple[str, 
             pano_main(args)
     except SystemExit as exc:
         if exc.code:
-            raise RuntimeError(f"pano dream exited with {exc.code}: {errors.getvalue().strip()[-300:]}") from None
+            raise RuntimeError(f"pano {args[0]} exited with {exc.code}: {errors.getvalue().strip()[-300:]}") from None
+    if cuda:
+        torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 

@@ -516,26 +516,6 @@ def _geometry(ctx: Context) -> Outcome:
     return Outcome(checks, details, notes)
 
 
-def _cli_seconds(args: list[str], ctx: Context) -> float:
-    """Seconds of one ``pano ARGS`` run by the CLI's ``main`` in this process (the model load counts)."""
-    import contextlib
-    import io
-
-    from pano.cli import main as pano_main
-
-    errors = io.StringIO()
-    ctx.sync()
-    t0 = time.perf_counter()
-    try:
-        with contextlib.redirect_stderr(errors):
-            pano_main(args)
-    except SystemExit as exc:
-        if exc.code:
-            raise RuntimeError(f"pano {args[0]} exited with {exc.code}: {errors.getvalue().strip()[-300:]}") from None
-    ctx.sync()
-    return time.perf_counter() - t0
-
-
 def _mirage(ctx: Context) -> Outcome:
     """pano mirage at defaults, 2048x1024 file to file (issue 18: under 30 s on a GPU)."""
     dream = bench("dream")
@@ -544,7 +524,7 @@ def _mirage(ctx: Context) -> Outcome:
     src = dream.write_photo(w, folder)
     extra = ["--size", "128", "--scales", "1", "--steps", "2"] if ctx.dry else []
     args = ["mirage", str(src), "-o", str(folder / "mirage.jpg"), "-q", "--overwrite", "--device", str(ctx.device), *extra]
-    secs = _cli_seconds(args, ctx)
+    secs = dream.cli_seconds(args, str(ctx.device))
     settings = "dry run: --size 128 --scales 1 --steps 2" if ctx.dry else "defaults"
     return Outcome([Check(f"mirage {w}x{w // 2} end to end", secs, "s", "<", 30.0)], {"seconds": secs, "width": w},
                    f"pano mirage at {settings}, JPEG file to file, in-process CLI")
@@ -566,7 +546,7 @@ def _ray_batch(ctx: Context) -> Outcome:
     extra = ["--size", "128", "--octaves", "1", "--steps", "1"] if ctx.dry else []
     args = ["dream", *map(str, photos), "-o", str(folder / "out"), "-q", "--device", str(ctx.device), "--ray", *extra]
     try:
-        secs = _cli_seconds(args, ctx)
+        secs = dream.cli_seconds(args, str(ctx.device))
     finally:
         if ray.is_initialized():
             ray.shutdown()
