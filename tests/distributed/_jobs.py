@@ -1,8 +1,13 @@
-"""A photo job wrapper for the fault test: records which worker process started which photo."""
+"""Jobs for the fault tests: wrappers that record which worker process started which photo or frame, and
+the kill of a worker in the middle of its work."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,3 +59,27 @@ class SlowMarkingTint:
                 return super().__call__(equi, progress)
 
         return Slow(device=device)
+
+
+def kill_first_marker(work: Callable[[], Any], marks: Path, wait_s: float = 300, join_s: float = 600) -> tuple[dict, Path, int]:
+    """Run ``work`` on a thread; as soon as a marking job has written its first mark ``<pid>_<what>`` in
+    ``marks``, SIGKILL that worker process; wait for ``work`` to end. Returns ``({"result": ...} or
+    {"error": exc}, the first mark, the killed pid)``."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + wait_s
+    while not list(marks.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = next(marks.iterdir())
+    pid = int(first.name.split("_")[0])
+    os.kill(pid, signal.SIGKILL)
+    thread.join(join_s)
+    return out, first, pid

@@ -3,11 +3,9 @@ object store, a worker killed mid-task, and the command line with --ray ADDRESS 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.distributed._jobs import Marking
+from tests.distributed._jobs import Marking, kill_first_marker
 from pano.commands.dream import DreamJob
 from pano.distributed.photos import run_photos
 from pano.filters.dream import DreamSettings
@@ -82,28 +80,13 @@ def test_a_worker_killed_mid_task_is_restarted_and_its_photo_redone(ray_local, p
     out = tmp_path / "out"
     out.mkdir()
     job = Marking(dream_job(), str(marks))
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            result["written"] = run_photos(ray_local, job, [(p, out / p.name) for p in photos], device="cpu")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            result["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not list(marks.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first = next(marks.iterdir())
-    pid = int(first.name.split("_")[0])
-    os.kill(pid, signal.SIGKILL)  # the actor's process dies in the middle of its first photo
-    thread.join(600)
+    # the actor's process dies in the middle of its first photo
+    result, first, pid = kill_first_marker(lambda: run_photos(ray_local, job, [(p, out / p.name) for p in photos], device="cpu"), marks)
     assert "error" not in result, result.get("error")
     photo = first.name.split("_", 1)[1]
     again = [m for m in marks.iterdir() if m.name.endswith(f"_{photo}") and m != first]
     assert again and int(again[0].name.split("_")[0]) != pid  # the photo was redone by another (restarted) process
-    assert sorted(w.name for w in result["written"]) == sorted(p.name for p in photos)
+    assert sorted(w.name for w in result["result"]) == sorted(p.name for p in photos)
     for p in photos:
         assert (out / p.name).read_bytes() == single_process[p.name]
 

@@ -3,9 +3,6 @@ with 1 or 2 workers, audio and 360 metadata, Ctrl-C and --resume, a worker kille
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.distributed._jobs import SlowMarkingTint, tint
+from tests.distributed._jobs import SlowMarkingTint, kill_first_marker, tint
 from tests.video.clips import encode_frames
 from pano.distributed.video import Chunking, RayFrames, boundary_flicker
 from pano.io.spherical import read_spherical_metadata
@@ -133,23 +130,9 @@ def test_a_worker_killed_mid_chunk_is_restarted_and_the_video_is_complete_and_th
     marks = tmp_path / "marks"
     marks.mkdir()
     out = tmp_path / "out.mp4"
-    result: dict = {}
-
-    def go() -> None:
-        try:
-            result["run"] = run(ray_local, battle, out, tmp_path / "frames", factory=SlowMarkingTint(str(marks), 0.1))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            result["error"] = exc
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not list(marks.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    first = next(marks.iterdir())
-    pid = int(first.name.split("_")[0])
-    os.kill(pid, signal.SIGKILL)  # one frame into a chunk of 13 (4 warm-up, 6 own, 3 crossfaded) of 0.1 s each
-    thread.join(600)
+    # one frame into a chunk of 13 (4 warm-up, 6 own, 3 crossfaded) of 0.1 s each
+    result, _, pid = kill_first_marker(
+        lambda: run(ray_local, battle, out, tmp_path / "frames", factory=SlowMarkingTint(str(marks), 0.1)), marks)
     assert "error" not in result, result.get("error")
     pids = {m.name.split("_")[0] for m in marks.iterdir()}
     assert len(pids) >= 3  # the two actors and the restarted one

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests._stereo import stereo_eyes
 from tests.video.clips import TintBlurNoise, encode_frames
 from pano.distributed.video import Chunking, RayFrames
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
@@ -27,19 +28,7 @@ CHUNKS = Chunking(chunk=3, warmup=2, overlap=1)
 def stereo_clip(equirect_dir: Path, tmp_path_factory) -> Path:
     """Top-bottom eyes with a known disparity (background 2 px, a near box 8 px, two real photospheres),
     panning 2 px a frame; H.264 with Spherical metadata saying top-bottom."""
-    far, near_photo = (
-        cv2.cvtColor(cv2.resize(cv2.imread(str(equirect_dir / n)), (EYE_W, EYE_W // 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        for n in ("vrview_petra.jpg", "panolens_building.jpg")
-    )
-    lat = (0.5 - (np.arange(EYE_W // 2) + 0.5) / (EYE_W // 2)) * 180
-    lon = (np.arange(EYE_W) + 0.5) / EYE_W * 360 - 180
-    near = (np.abs(lat) < 40)[:, None] & ((lon > -60) & (lon < 20))[None, :]
-
-    def view(d_far: int, d_near: int) -> np.ndarray:
-        box = np.roll(near, -d_near, 1)[..., None]
-        return np.where(box, np.roll(near_photo, -d_near, 1), np.roll(far, -d_far, 1))
-
-    left, right = view(0, 0), view(2, 8)
+    left, right = stereo_eyes(equirect_dir, EYE_W, 2, 8)
     frames = [join_eyes([np.roll(e, 2 * i, 1) for e in (left, right)], "top-bottom") for i in range(FRAMES)]
     path = tmp_path_factory.mktemp("stereo") / "tb.mp4"
     encode_frames(path, frames, fps=10, audio=False, crf=16)

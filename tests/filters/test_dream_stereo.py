@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests._stereo import eyes_of, stereo_eyes
 from pano.cli import cli
-from pano.video.source import join_eyes, split_eyes
+from pano.video.source import join_eyes
 from pano.video.stereo import change_per_eye, filter_stereo_pair, stereo_mismatch
 
 W = 256
@@ -24,23 +24,8 @@ W = 256
 def _stereo_photo(equirect_dir: Path, path: Path, layout: str) -> None:
     """A far background (disparity 2 px) and a near box (8 px) from two real photospheres, saved as a
     camera would (JPEG quality 90)."""
-    photos = [
-        cv2.resize(cv2.imread(str(equirect_dir / n)), (W, W // 2), interpolation=cv2.INTER_AREA)
-        for n in ("vrview_petra.jpg", "panolens_building.jpg")
-    ]
-    lat = (0.5 - (np.arange(W // 2) + 0.5) / (W // 2)) * 180
-    lon = (np.arange(W) + 0.5) / W * 360 - 180
-    near = (np.abs(lat) < 40)[:, None] & ((lon > -60) & (lon < 20))[None, :]
-
-    def view(far: int, close: int) -> np.ndarray:
-        box = np.roll(near, -close, 1)[..., None]
-        return np.where(box, np.roll(photos[1], -close, 1), np.roll(photos[0], -far, 1))
-
-    cv2.imwrite(str(path), join_eyes([view(0, 0), view(2, 8)], layout), [cv2.IMWRITE_JPEG_QUALITY, 90])
-
-
-def _eyes(path: Path, layout: str) -> list[np.ndarray]:
-    return split_eyes(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), layout)
+    joined = join_eyes(list(stereo_eyes(equirect_dir, W, 2, 8)), layout)
+    cv2.imwrite(str(path), cv2.cvtColor(joined, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
 @pytest.mark.parametrize("layout", ["top-bottom", "left-right"])
@@ -50,7 +35,7 @@ def test_stereo_photo_same_dream_in_both_eyes(equirect_dir: Path, tmp_path: Path
     args = ["dream", str(src), "--stereo", layout, "--preset", "intense", "--size", "128", "--steps", "3", "--octaves", "1"]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    inputs, got = _eyes(src, layout), _eyes(out, layout)
+    inputs, got = eyes_of(src, layout), eyes_of(out, layout)
     assert got[0].shape == inputs[0].shape == (W // 2, W, 3)
 
     from pano.filters.registry import make_dream

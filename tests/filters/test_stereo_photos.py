@@ -21,10 +21,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tests._stereo import eyes_of, stereo_eyes
 from pano.cli import cli
 from pano.io.gpano import read_sphere_geometry, read_xmp
 from pano.io.stereo import stereo_of_image
-from pano.video.source import join_eyes, split_eyes
+from pano.video.source import join_eyes
 from pano.video.stereo import change_per_eye, filter_stereo_pair, stereo_mismatch
 from pano.video.stereo_photo import read_stereo_photo, write_stereo_photo
 
@@ -33,30 +34,15 @@ def _stereo_photo(equirect_dir: Path, path: Path, layout: str, width: int) -> No
     """Two 2:1 eyes with a known disparity: a far background (``width/128`` px) and a near box (4x that,
     longitudes -60°..20°, latitudes within ±40°) from two real photospheres; a plain JPEG (quality 90,
     no metadata), as a camera without GPano would save it."""
-    photos = [
-        cv2.resize(cv2.imread(str(equirect_dir / n)), (width, width // 2), interpolation=cv2.INTER_AREA)
-        for n in ("vrview_petra.jpg", "panolens_building.jpg")
-    ]
-    lat = (0.5 - (np.arange(width // 2) + 0.5) / (width // 2)) * 180
-    lon = (np.arange(width) + 0.5) / width * 360 - 180
-    near = (np.abs(lat) < 40)[:, None] & ((lon > -60) & (lon < 20))[None, :]
-    far_d, near_d = max(1, width // 128), 4 * max(1, width // 128)
-
-    def view(far: int, close: int) -> np.ndarray:
-        box = np.roll(near, -close, 1)[..., None]
-        return np.where(box, np.roll(photos[1], -close, 1), np.roll(photos[0], -far, 1))
-
-    cv2.imwrite(str(path), join_eyes([view(0, 0), view(far_d, near_d)], layout), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    far_d = max(1, width // 128)
+    joined = join_eyes(list(stereo_eyes(equirect_dir, width, far_d, 4 * far_d)), layout)
+    cv2.imwrite(str(path), cv2.cvtColor(joined, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
 def _with_stereo_metadata(src: Path, dest: Path, layout: str) -> None:
     """``src``'s eyes written back by pano's own stereo writer: a GPano block for one eye with ``StereoMode``."""
     photo = read_stereo_photo(src, layout)  # type: ignore[arg-type]
     write_stereo_photo(photo.eyes, photo, dest)
-
-
-def _eyes(path: Path, layout: str) -> list[np.ndarray]:
-    return split_eyes(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), layout)
 
 
 def _numbers(inputs, sep, got, reference=None) -> dict:
@@ -78,7 +64,7 @@ def test_stereo_metadata_is_written_and_read_back(equirect_dir: Path, tmp_path: 
     assert g is not None and (g.full_width, g.full_height, g.crop_width, g.crop_height) == (128, 64, 128, 64)
     assert stereo_of_image(marked) == "left-right" and stereo_of_image(plain) == "mono"
     assert [f.stereo for f in build_gallery([plain, marked]).files] == ["mono", "left-right"]
-    assert np.array_equal(_eyes(marked, "left-right")[1].shape, (64, 128, 3))
+    assert np.array_equal(eyes_of(marked, "left-right")[1].shape, (64, 128, 3))
     info = [json.loads(CliRunner().invoke(cli, ["info", str(p), "--json"]).output) for p in (plain, marked)]
     assert [i["stereo"] for i in info] == ["mono", "left-right"]
     text = CliRunner().invoke(cli, ["info", str(marked)]).output
@@ -101,7 +87,7 @@ def test_dream_reads_the_packing_from_metadata(equirect_dir: Path, tmp_path: Pat
     assert g is not None and (g.full_width, g.full_height) == (256, 128)
     params = json.loads(read_xmp(out).decode().split('pano:Params="')[1].split('"')[0].replace("&quot;", '"'))
     assert params["stereo"] == "top-bottom"
-    inputs, got = _eyes(src, "top-bottom"), _eyes(out, "top-bottom")
+    inputs, got = eyes_of(src, "top-bottom"), eyes_of(out, "top-bottom")
     m_in, m_out = stereo_mismatch(*inputs, *inputs), stereo_mismatch(*got, *inputs)
     # the dream is plainly there in both eyes (well above the eyes' own mismatch; the 80 %-of-eye-by-eye bar
     # is tests/filters/test_dream_stereo.py's), and the eyes agree as well as the input's do
@@ -122,7 +108,7 @@ def test_upscale_stereo_photo_consistent(equirect_dir: Path, tmp_path: Path) -> 
     _with_stereo_metadata(plain, src, "left-right")
     result = CliRunner().invoke(cli, ["upscale", str(src), "--device", "cpu", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    inputs, got = _eyes(src, "left-right"), _eyes(out, "left-right")
+    inputs, got = eyes_of(src, "left-right"), eyes_of(out, "left-right")
     assert got[0].shape == got[1].shape == (256, 512, 3) and stereo_of_image(out) == "left-right"
     g = read_sphere_geometry(out)
     assert g is not None and (g.full_width, g.full_height) == (512, 256)
@@ -168,7 +154,7 @@ def test_beauty_stereo_photo_consistent(beauty_model: Path, equirect_dir: Path, 
     args = ["beauty", "apply", str(beauty_model), str(src), "--stereo", "left-right", "--view-size", "64"]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    inputs, got = _eyes(src, "left-right"), _eyes(out, "left-right")
+    inputs, got = eyes_of(src, "left-right"), eyes_of(out, "left-right")
     assert got[0].shape == inputs[0].shape and stereo_of_image(out) == "left-right"
 
     sep = filter_stereo_pair(BeautyFilter(load_model(beauty_model), view_size=64), *inputs, eyes="separate")
@@ -191,7 +177,7 @@ def test_mirage_stereo_photo_consistent(equirect_dir: Path, tmp_path: Path) -> N
     args = ["mirage", str(src), "--stereo", "top-bottom", "--size", "64", "--scales", "1", "--steps", "3"]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    inputs, got = _eyes(src, "top-bottom"), _eyes(out, "top-bottom")
+    inputs, got = eyes_of(src, "top-bottom"), eyes_of(out, "top-bottom")
     assert got[0].shape == inputs[0].shape and stereo_of_image(out) == "top-bottom"
 
     # eye by eye: the left eye is the consistent run's own; the right eye rebuilt alone, from its own noise
