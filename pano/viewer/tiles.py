@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from pano.errors import InputError
+from pano.sphere.partial import SphereGeometry
 
 __all__ = ["TILE", "TILE_MIN_WIDTH", "Region", "TileSource", "cache_dir", "pyramid_face_sizes", "regions", "sample_region"]
 
@@ -93,22 +94,18 @@ class Region:
     """Where one eye's (possibly partial) equirect lies in the image, in image pixels.
 
     ``x0, y0``: the eye's top-left corner in the image (the right eye of a stereo photo starts half
-    way down or across); ``full_width, full_height``: the whole sphere of that eye; ``crop_*``: the
-    part the image holds (the whole sphere for a full one; a GPano crop for a partial one).
+    way down or across); ``eye``: where that eye's pixels lie on its full sphere (the whole sphere for a
+    full one; a GPano crop for a partial one).
     """
 
     x0: int
     y0: int
-    full_width: int
-    full_height: int
-    crop_left: int
-    crop_top: int
-    crop_width: int
-    crop_height: int
+    eye: SphereGeometry
 
     @property
     def full(self) -> bool:
-        return self.crop_width >= self.full_width
+        """True when the eye goes all the way round in longitude (its columns wrap around)."""
+        return self.eye.crop_width >= self.eye.full_width
 
 
 def regions(width: int, height: int, stereo: str = "mono", geometry: dict[str, int] | None = None) -> list[Region]:
@@ -117,14 +114,12 @@ def regions(width: int, height: int, stereo: str = "mono", geometry: dict[str, i
         if stereo != "mono":
             raise ValueError("a partial stereo photo is not tiled")
         g = geometry
-        return [Region(0, 0, g["full_width"], g["full_height"], g["crop_left"], g["crop_top"], width, height)]
+        return [Region(0, 0, SphereGeometry(g["full_width"], g["full_height"], g["crop_left"], g["crop_top"], width, height))]
     if stereo == "top-bottom":
-        h = height // 2
-        return [Region(0, e * h, width, h, 0, 0, width, h) for e in (0, 1)]
+        return [Region(0, e * (height // 2), SphereGeometry.full_sphere(width, height // 2)) for e in (0, 1)]
     if stereo == "left-right":
-        w = width // 2
-        return [Region(e * w, 0, w, height, 0, 0, w, height) for e in (0, 1)]
-    return [Region(0, 0, width, height, 0, 0, width, height)]
+        return [Region(e * (width // 2), 0, SphereGeometry.full_sphere(width // 2, height)) for e in (0, 1)]
+    return [Region(0, 0, SphereGeometry.full_sphere(width, height))]
 
 
 def _box_rows(block: np.ndarray, k: np.ndarray, circular: bool) -> np.ndarray:
@@ -157,8 +152,8 @@ def _box_rows(block: np.ndarray, k: np.ndarray, circular: bool) -> np.ndarray:
 def _row_widths(region: Region, rows: np.ndarray, pixel_angle: float) -> np.ndarray:
     """The odd box widths (pixels) along the rows ``rows`` (crop row indices) for output pixels of
     ``pixel_angle`` radians: near the poles a row holds ``1 / cos(lat)`` times more pixels per radian."""
-    lat = (0.5 - (region.crop_top + rows + 0.5) / region.full_height) * math.pi
-    span = (region.full_width * pixel_angle) / (2 * math.pi * np.maximum(np.cos(lat), 1e-9))
+    lat = (0.5 - (region.eye.crop_top + rows + 0.5) / region.eye.full_height) * math.pi
+    span = (region.eye.full_width * pixel_angle) / (2 * math.pi * np.maximum(np.cos(lat), 1e-9))
     return 2 * np.round((span - 1) / 2).astype(np.int64) + 1
 
 
@@ -168,8 +163,8 @@ def _read(im: Any, region: Region, y0: int, y1: int, c0: int, c1: int) -> np.nda
     pieces = []
     c = c0
     while c < c1:
-        start = c % region.crop_width
-        n = min(c1 - c, region.crop_width - start)
+        start = c % region.eye.crop_width
+        n = min(c1 - c, region.eye.crop_width - start)
         x = region.x0 + start
         pieces.append(np.asarray(im.crop((x, region.y0 + y0, x + n, region.y0 + y1))))
         c += n
@@ -184,11 +179,11 @@ def sample_region(im: Any, region: Region, dirs: np.ndarray, pixel_angle: float,
     to what one output pixel of ``pixel_angle`` radians covers there (near the poles a row holds
     ``1 / cos(lat)`` times more pixels per radian of arc than at the equator, and plain bilinear
     sampling would alias); directions outside a partial sphere's crop get ``background``."""
-    fw, fh = region.full_width, region.full_height
-    cw, ch = region.crop_width, region.crop_height
+    fw, fh = region.eye.full_width, region.eye.full_height
+    cw, ch = region.eye.crop_width, region.eye.crop_height
     lon = np.arctan2(dirs[..., 0], dirs[..., 2])
     lat = np.arcsin(np.clip(dirs[..., 1], -1, 1))
-    py = (0.5 - lat / math.pi) * fh - 0.5 - region.crop_top
+    py = (0.5 - lat / math.pi) * fh - 0.5 - region.eye.crop_top
     valid = None
     if ch < fh:  # a band or a crop: rows above and below it are outside
         valid = (py >= -0.5) & (py <= ch - 0.5)
@@ -200,7 +195,7 @@ def sample_region(im: Any, region: Region, dirs: np.ndarray, pixel_angle: float,
         else:  # around a pole: every column
             px = (lon / (2 * math.pi) + 0.5) * fw - 0.5
     else:
-        px = ((lon / (2 * math.pi) + 0.5) * fw - region.crop_left) % fw - 0.5
+        px = ((lon / (2 * math.pi) + 0.5) * fw - region.eye.crop_left) % fw - 0.5
         inside = px <= cw - 0.5
         valid = inside if valid is None else valid & inside
         px = np.clip(px, 0, cw - 1)
@@ -316,7 +311,7 @@ class TileSource:
         self.width, self.height, self.tile = width, height, tile
         self.regions = regions(width, height, stereo, geometry)
         self.stereo, self.geometry, self.background = stereo, geometry, background
-        self.face_sizes = tuple(pyramid_face_sizes(self.regions[0].full_width, tile))
+        self.face_sizes = tuple(pyramid_face_sizes(self.regions[0].eye.full_width, tile))
         self.root = folder or cache_dir()
         self._folder: Path | None = None
         self.builds = 0  # how many times this source built its pyramid (0 when the cache had it)
