@@ -21,41 +21,32 @@ from pano.commands.common import (
     sphere_input_options,
 )
 from pano.commands.batch import batch_output_options, ray_address, ray_options
+from pano.commands.filter_options import to_settings_fields
 from pano.errors import InputError
 from pano.filters.settings import PRESETS
 
 PRESET_NAMES = list(PRESETS)
-#: pano dream's options whose DreamSettings field has another name; every other option of a setting is named
-#: as its field (tests/filters/test_contract.py checks the command against the fields)
-OPTION_FIELDS = {"jitter": "orientation", "fov": "fov_deg"}
 
 
-def _channels(value: str | None) -> tuple[int, ...] | None:
-    if not value:
-        return None
-    try:
-        out: list[int] = []
-        for part in value.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = part.split("-")
-                out.extend(range(int(a), int(b) + 1))
-            elif part:
-                out.append(int(part))
-        return tuple(out)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: use channel numbers like 3,17,40-45", param_hint="--channels") from None
+class ChannelList(click.ParamType):
+    """``--channels 3,17,40-45``: channel numbers and ranges, as a tuple of ints."""
 
+    name = "channels"
 
-def cli_to_settings_fields(options: dict[str, Any]) -> dict[str, Any]:
-    """``pano dream``'s option values (also ``pano video --filter dream``'s) as :class:`DreamSettings` fields."""
-    out = dict(options)
-    if isinstance(out.get("channels"), str):
-        out["channels"] = _channels(out["channels"])
-    for option, name in OPTION_FIELDS.items():
-        if option in out:
-            out[name] = out.pop(option)
-    return out
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, ...] | None:
+        if isinstance(value, tuple) or value is None:
+            return value
+        try:
+            out: list[int] = []
+            for part in str(value).split(","):
+                if "-" in part:
+                    a, b = part.split("-")
+                    out.extend(range(int(a), int(b) + 1))
+                elif part:
+                    out.append(int(part))
+            return tuple(out) or None
+        except ValueError:
+            self.fail(f"{value!r}: use channel numbers like 3,17,40-45", param, ctx)
 
 
 @click.command(context_settings={"show_default": True})
@@ -69,7 +60,7 @@ def cli_to_settings_fields(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--step-size", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Step size per normalised gradient step, in image units (default 1.5/255 = 0.0059, the classic notebook's).")
 @click.option("--model", default="efficientnet_lite0", help="Backbone id (see pano models).")
 @click.option("--layer", default=None, help="Named layer to dream with (default: the model's dreaming layer; see pano models).")
-@click.option("--channels", default=None, help="Only these channels of the layer, e.g. 3,17,40-45.")
+@click.option("--channels", type=ChannelList(), default=None, help="Only these channels of the layer, e.g. 3,17,40-45.")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A state dict file for the model (.pth/.safetensors), loaded safely.")
 @click.option("--guide", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Guide image: dream towards its patterns.")
 @click.option("--mask", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Grayscale image of the same geometry: dream only where it is white (soft).")
@@ -116,7 +107,7 @@ def dream(images, output, overwrite, preset, model, layer, weights, guide, mask,
     ray, images = ray_address(ray, images)
     batch = plan_batch(images, output, overwrite, "dream")
     preset_size = DreamSettings().with_preset(preset).size != DreamSettings().size
-    given = cli_to_settings_fields({k: v for k, v in overrides.items() if v is not None})
+    given = to_settings_fields({k: v for k, v in overrides.items() if v is not None})
     settings = dream_settings(
         preset, **given, **({"layer": layer} if layer else {}), model=model, seed=seed, flat=flat,
         guide=str(guide) if guide else None, mask=str(mask) if mask else None, repair_seam=not keep_seam,

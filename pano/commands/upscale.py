@@ -17,7 +17,7 @@ from pano.errors import InputError
 @click.argument("inputs", metavar="IN...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @batch_output_options
 @click.option(
-    "--scale", type=click.Choice(["2", "3", "4"]), default=None,
+    "--scale", type=click.Choice([2, 3, 4]), default=None,
     help="Output size / input size (default: the model's, 4). Below the model's scale the x4 result is "
     "downsampled with an antialiased filter.",
 )
@@ -48,7 +48,7 @@ def upscale(
     inputs: tuple[Path, ...],
     output: str | None,
     overwrite: bool,
-    scale: str | None,
+    scale: int | None,
     model: str,
     tile: int | None,
     device: str,

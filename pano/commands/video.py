@@ -14,6 +14,7 @@ import click
 
 from pano.commands.batch import ray_options
 from pano.commands.common import Progress, default_output_path, device_option, output_options, quiet_option
+from pano.commands.filter_options import settings_options
 from pano.errors import InputError, ModelError
 from pano.filters.settings import SETTINGS  # no torch: the settings dataclasses only
 
@@ -21,7 +22,9 @@ FILTERS = tuple(SETTINGS)
 
 
 def parse_filter_options(args: list[str]) -> dict[str, Any]:
-    """``["--steps", "10", "--octave-scale=1.3", "--no-tile"]`` -> ``{"steps": 10, "octave_scale": 1.3, "tile": False}``.
+    """The options of a ``module:factory`` filter, which declares none: ``["--steps", "10", "--octave-scale=1.3",
+    "--no-tile"]`` -> ``{"steps": 10, "octave_scale": 1.3, "tile": False}``, passed to the factory as keywords
+    (a registered filter's options are its command's, parsed by :func:`pano.commands.filter_options.settings_options`).
 
     Values are converted to int or float where they look like numbers; a flag without a value
     is True (``--no-x`` is ``x=False``).
@@ -82,43 +85,6 @@ def build_filter(name: str, options: dict[str, Any]) -> Any:
         return build(settings_for(name, **options), device)
     except TypeError as exc:
         raise InputError(f"bad option for --filter {name}: {exc}: see pano {name} --help") from exc
-
-
-#: The command whose options a ``--filter NAME`` takes (``pano video --filter dream --steps 0`` is refused
-#: as ``pano dream --steps 0`` is).
-_FILTER_COMMANDS = {
-    "dream": ("pano.commands.dream", "dream", "pano dream"),
-    "upscale": ("pano.commands.upscale", "upscale", "pano upscale"),
-    "beauty": ("pano.commands.beauty", "apply_cmd", "pano beauty apply"),
-    "mirage": ("pano.commands.mirage", "mirage", "pano mirage"),
-}
-_NOT_CHECKED = {"device", "model", "seed"}  # pano video's own, or free-form (a model name or file)
-
-
-def check_filter_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` converted and range-checked by the options of the filter's own command; a bad value is
-    click's one-line usage error, before any work. Options that command does not have are left to the
-    filter (which refuses unknown names).
-
-    Raises:
-        click.BadParameter: a value out of range or of the wrong type.
-    """
-    module_name, attr, path = _FILTER_COMMANDS[name]
-    command = getattr(importlib.import_module(module_name), attr)
-    params = {p.name: p for p in command.params if isinstance(p, click.Option)}
-    ctx = click.Context(command, info_name=path)
-    out = dict(options)
-    for key, value in options.items():
-        param = params.get(key)
-        if param is None or key in _NOT_CHECKED or param.is_flag or isinstance(value, bool):
-            continue
-        converted = param.type.convert(str(value), param, ctx)
-        out[key] = value if isinstance(param.type, click.Choice) else converted  # a choice "2" stays the number 2
-    if name == "dream":
-        from pano.commands.dream import cli_to_settings_fields  # noqa: PLC0415
-
-        out = cli_to_settings_fields(out)
-    return out
 
 
 def check_outputs(output: Path | None, frames_out: Path | None, options: Any) -> None:
@@ -279,13 +245,15 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
 
     if ray is not None and ray != "local" and Path(ray).exists():
         raise InputError(f"--ray took {ray} for an address: put --ray after the input, or write --ray=HOST:PORT")
-    filter_options = parse_filter_options(list(ctx.args))
+    if ":" in filter_name:
+        filter_options = parse_filter_options(list(ctx.args))
+    elif filter_name not in FILTERS:
+        raise InputError(f"unknown filter {filter_name!r}: use {', '.join(FILTERS[:-1])} or {FILTERS[-1]}")
+    else:
+        filter_options = settings_options(filter_name, list(ctx.args))
     if model is not None:
         filter_options["model"] = model
     if ":" not in filter_name:
-        if filter_name not in FILTERS:
-            raise InputError(f"unknown filter {filter_name!r}: use {', '.join(FILTERS[:-1])} or {FILTERS[-1]}")
-        filter_options = check_filter_options(filter_name, filter_options)
         filter_options.setdefault("device", device)
         if filter_name in ("dream", "mirage"):
             filter_options.setdefault("seed", seed)  # the filter's own random rotations

@@ -126,31 +126,67 @@ def test_settings_are_frozen_plain_and_refuse_unknown_options():
     assert isinstance(settings_for("mirage", style_layers="stem,stage1"), MirageFilterSettings)
 
 
-#: options of each command that are not settings of its filter (where the input is, where the output goes, how
-#: the batch runs, and what the command does around the filter)
-NOT_SETTINGS = {"images", "inputs", "input", "output", "overwrite", "device", "ray", "workers", "quiet", "full_sphere",
-                "max_pixels", "preset", "upscale", "stereo", "side_by_side"}
+def _fields_of(kind: str) -> set[str]:
+    if kind != "mirage":
+        return {f.name for f in fields(SETTINGS[kind])}
+    from pano.filters.mirage import MirageSettings  # the mirage's own fields travel as MirageFilterSettings.options
+
+    return {f.name for f in fields(MirageSettings)} | {f.name for f in fields(MirageFilterSettings)} - {"options"}
 
 
-@pytest.mark.parametrize(("module", "attr", "cls", "renamed"), [
-    ("pano.commands.dream", "dream", DreamSettings, {"jitter": "orientation", "fov": "fov_deg", "keep_seam": "repair_seam"}),
-    ("pano.commands.upscale", "upscale", UpscaleSettings, {"keep_seam": "repair_seam"}),
-    ("pano.commands.beauty", "apply_cmd", BeautySettings, {}),
+#: settings each command leaves to their defaults (tuning the CLI does not expose)
+INTERNAL = {
+    "dream": {"batch", "view_margin"},
+    "upscale": set(),
+    "beauty": {"batch", "context"},
+    "mirage": {"content_classes", "content_views", "fov_deg", "target_rotations", "tile", "view_margin"},
+}
+
+
+@pytest.mark.parametrize(("kind", "renamed"), [
+    ("dream", {"jitter": "orientation", "fov": "fov_deg", "keep_seam": "repair_seam"}),
+    ("upscale", {"keep_seam": "repair_seam"}),
+    ("beauty", {}),
+    ("mirage", {"jitter": "orientation", "keep_seam": "repair_seam"}),
 ])
-def test_each_commands_options_are_its_filters_settings_fields(module, attr, cls, renamed):
-    """A new setting is written once, as a field: a command without an option for it fails here (and an option
-    that is no setting must be named in NOT_SETTINGS)."""
-    import importlib
+def test_each_commands_options_are_its_filters_settings_fields(kind, renamed):
+    """A new setting is written once, as a field: a command without an option for it fails here, and an option
+    that is no setting must be named in NOT_SETTINGS (pano video --filter KIND takes the command's options as
+    settings through the same tables)."""
+    from pano.commands.filter_options import NOT_SETTINGS, SETTINGS_KEYWORDS, filter_command, to_settings_fields
 
-    command = getattr(importlib.import_module(module), attr)
-    options = {p.name for p in command.params if isinstance(p, click.Parameter)} - NOT_SETTINGS
-    fields_ = {f.name for f in fields(cls)}
-    as_fields = {renamed.get(o, o) for o in options}
+    command = filter_command(kind)
+    options = {p.name for p in command.params if isinstance(p, click.Parameter)} - NOT_SETTINGS - SETTINGS_KEYWORDS
+    fields_ = _fields_of(kind)
+    as_fields = set(to_settings_fields({o: True for o in options}))
     assert as_fields <= fields_, f"options that are no setting: {sorted(as_fields - fields_)}"
-    internal = {"batch", "context", "view_margin"} & fields_ - as_fields  # tuning the CLI leaves to the defaults
+    for option, field in renamed.items():
+        assert option in options and field in to_settings_fields({option: True}), (option, field)
+    internal = INTERNAL[kind] & fields_ - as_fields
     assert fields_ - as_fields - internal == set(), f"settings without an option: {sorted(fields_ - as_fields - internal)}"
-    if cls is DreamSettings:
-        from pano.commands.dream import OPTION_FIELDS, PRESET_NAMES
+    if kind == "dream":
+        from pano.commands.dream import PRESET_NAMES
         from pano.filters.settings import PRESETS
 
-        assert PRESET_NAMES == list(PRESETS) and set(OPTION_FIELDS.items()) <= set(renamed.items())
+        assert PRESET_NAMES == list(PRESETS)
+
+
+def test_video_takes_a_filters_options_as_its_command_declares_them():
+    """pano video --filter NAME parses the options with NAME's own command: types, ranges, flags and messages."""
+    from pano.commands.filter_options import settings_options
+
+    assert settings_options("dream", ["--steps", "8", "--jitter", "upright", "--keep-seam", "--channels", "3,5-6"]) == {
+        "steps": 8, "orientation": "upright", "repair_seam": False, "channels": (3, 5, 6)}
+    assert settings_options("upscale", ["--scale", "2", "--tile=64"]) == {"scale": 2, "tile": 64}
+    assert settings_options("mirage", ["--style-layers", "stem,stage1", "--init", "image"]) == {"style_layers": "stem,stage1", "init": "image"}
+    assert settings_options("beauty", []) == {}
+    for kind, args, words in [("dream", ["--steps", "0"], "0 is not in the range 1<=x<=10000"),
+                              ("dream", ["--stepz", "3"], "No such option '--stepz'"),
+                              ("upscale", ["--scale", "5"], "'5' is not one of '2', '3', '4'"),
+                              ("dream", ["--output", "x.jpg"], "No such option '--output'"),  # a command option, no setting
+                              ("dream", ["--steps", "3", "stray"], "unexpected extra argument")]:
+        with pytest.raises(click.UsageError) as exc:
+            settings_options(kind, args)
+        assert words in exc.value.format_message() and exc.value.ctx.command_path == f"pano {kind}", (args, exc.value.format_message())
+    for kind in SETTINGS:  # what the parser gives, the settings take
+        assert settings_for(kind, **settings_options(kind, [])) == settings_for(kind)

@@ -50,13 +50,13 @@ def test_video_channels_option_reaches_the_dream(clip: Path, tmp_path: Path, cap
                    "--channels", "3", "--size", "128", "--octaves", "1", "--steps", "1")
     assert got.code == 0, got.err
     assert out.is_file() and out.stat().st_size > 0
-    from pano.commands.video import check_filter_options
+    from pano.commands.filter_options import settings_options
 
-    assert check_filter_options("dream", {"channels": 3})["channels"] == (3,)
-    assert check_filter_options("dream", {"channels": "3,17,40-42"})["channels"] == (3, 17, 40, 41, 42)
+    assert settings_options("dream", ["--channels", "3"])["channels"] == (3,)
+    assert settings_options("dream", ["--channels", "3,17,40-42"])["channels"] == (3, 17, 40, 41, 42)
     # the other options keep the types their filters take; dream's --jitter/--fov map as in pano dream
-    assert check_filter_options("upscale", {"scale": 2, "tile": 64}) == {"scale": 2, "tile": 64}
-    assert check_filter_options("dream", {"jitter": "upright", "fov": 90}) == {"orientation": "upright", "fov_deg": 90.0}
+    assert settings_options("upscale", ["--scale", "2", "--tile", "64"]) == {"scale": 2, "tile": 64}
+    assert settings_options("dream", ["--jitter", "upright", "--fov", "90"]) == {"orientation": "upright", "fov_deg": 90.0}
 
 
 @pytest.mark.parametrize(
