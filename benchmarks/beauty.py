@@ -53,7 +53,7 @@ def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int
     )
     marks: dict[int, float] = {}
 
-    def on_step(step: int, total: int, losses: dict[str, float]) -> None:
+    def on_step(step: int, total: int, label: str) -> None:
         if step in (warmup, warmup + steps):
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
@@ -61,7 +61,7 @@ def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int
 
     info = {}
     with tempfile.TemporaryDirectory() as tmp:
-        train(folder, Path(tmp) / "bench.safetensors", config, device=device, on_step=on_step,
+        train(folder, Path(tmp) / "bench.safetensors", config, device=device, progress=on_step,
               on_start=lambda s: info.update(dtype=s.dtype, images=s.images))
     seconds = marks[warmup + steps] - marks[warmup]
     return {"steps_s": steps / seconds, "images_s": steps * batch / seconds, "dtype": info["dtype"],

@@ -81,12 +81,9 @@ def train_cmd(folder: Path, model: Path, overwrite: bool, condition: str, k: int
                    f"{info.dtype}{start}", err=True)
         bar(info.start_step, info.total_steps)
 
-    def on_step(step: int, total: int, losses: dict[str, float]) -> None:
-        bar(step, total, ", ".join(f"{k}={v:.3f}" for k, v in losses.items()) if losses and step % 10 == 0 else "")
-
     try:
         result = train(folder, model, config, device=dev, resume=resume, overwrite=overwrite,
-                       on_start=on_start, on_step=on_step)
+                       on_start=on_start, progress=bar)
     except KeyboardInterrupt:
         bar.close()
         click.echo("pano: interrupted: run the same command with --resume to continue from the last checkpoint", err=True)

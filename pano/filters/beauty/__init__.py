@@ -21,7 +21,6 @@ from pano.filters.beauty.dataset import IMAGE_EXTENSIONS, LOAD_SCALE, PhotoFolde
 from pano.filters.beauty.filter import BeautyFilter
 from pano.filters.beauty.model_file import FORMAT, FORMAT_VERSION, META_KEY, BeautyModel, generate, load_model, save_model
 from pano.filters.beauty.training import (
-    StepFn,
     TrainConfig,
     TrainResult,
     TrainStart,
@@ -40,7 +39,6 @@ __all__ = [
     "BeautyFilter",
     "BeautyModel",
     "PhotoFolder",
-    "StepFn",
     "TrainConfig",
     "TrainResult",
     "TrainStart",

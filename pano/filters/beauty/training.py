@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from pano.device import autocast, resolve_precision
 from pano.errors import InputError, ModelError, OutputError
+from pano.filters.base import ProgressFn
 from pano.filters.beauty.dataset import PhotoFolder, _StepBatches
 from pano.filters.beauty.model_file import (
     FORMAT,
@@ -45,7 +46,7 @@ from pano.filters.conditions import ConditionSpec, to_uint8
 from pano.io.atomic import atomic_output
 from pano.models.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
-__all__ = ["StepFn", "TrainConfig", "TrainResult", "TrainStart", "checkpoint_path", "l1_on_photos", "preview_folder", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainStart", "checkpoint_path", "l1_on_photos", "preview_folder", "train"]
 
 @dataclass
 class TrainConfig:
@@ -127,9 +128,6 @@ class TrainResult:
     seconds: float
     previews: list[Path] = field(default_factory=list)
     model: BeautyModel | None = None  # the trained generator (train mode) and its metadata
-
-
-StepFn = Callable[[int, int, dict[str, float]], None]
 
 
 def checkpoint_path(model_path: str | os.PathLike) -> Path:
@@ -295,7 +293,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     on_start: Callable[[TrainStart], None] | None = None,
-    on_step: StepFn | None = None,
+    progress: ProgressFn | None = None,
 ) -> TrainResult:
     """Train a pix2pix model on the photos of ``folder`` and write it to ``model_path``.
 
@@ -311,8 +309,9 @@ def train(
         resume: Continue from the checkpoint beside ``model_path``.
         overwrite: Replace an existing model file (implied by ``resume``).
         on_start: Called once before the first step with the run's facts (image count, skipped files...).
-        on_step: Called after every step with ``(step, total_steps, losses)``; losses
-            (``D``, ``G``, ``L1``) are refreshed every 10 steps to avoid GPU syncs.
+        progress: pano's one progress callback, ``progress(step, total_steps, label)`` after every step; every
+            10 steps (and at the last) the label holds the losses, ``"D=0.693, G=2.104, L1=0.182"`` (read from the
+            device only then, to avoid GPU syncs), else it is empty. The final losses are in the result.
 
     Returns:
         A :class:`TrainResult`.
@@ -393,8 +392,10 @@ def train(
         if step % 10 == 0 or step == total:
             losses = {"D": float(ld), "G": float(lg), "L1": float(l1)}
             pending = None
-        if on_step:
-            on_step(step, total, losses)
+            if progress:
+                progress(step, total, ", ".join(f"{k}={v:.3f}" for k, v in losses.items()))
+        elif progress:
+            progress(step, total, "")
         if config.preview_every and step % config.preview_every == 0:
             p = preview_folder(model_path) / f"step_{step:07d}.png"
             p.parent.mkdir(exist_ok=True)
