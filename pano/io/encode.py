@@ -46,7 +46,13 @@ def write_pillow(arr: np.ndarray, tmp: Path, fmt: str, exif: bytes | None, xmp: 
             tags[700] = xmp
         if tags:
             kw["tiffinfo"] = tags
-    im.save(tmp, format=fmt, **kw)
+    try:
+        im.save(tmp, format=fmt, **kw)
+    except OSError:  # "Suspension not allowed here": Pillow gives the optimising JPEG encoder 2 bytes a pixel
+        if not kw.get("optimize"):  # at quality 95, and very fine detail at 4:4:4 needs more: write it unoptimised
+            raise
+        kw["optimize"] = False
+        im.save(tmp, format=fmt, **kw)
 
 
 

@@ -252,6 +252,18 @@ def test_encoder_failure_leaves_nothing_behind(photo: torch.Tensor, tmp_path: Pa
     assert _files(tmp_path) == []
 
 
+def test_jpeg_of_very_fine_detail_at_quality_95_is_written(tmp_path: Path) -> None:
+    """Pillow's optimising JPEG encoder gets 2 bytes a pixel at quality 95, and per-pixel noise at 4:4:4 needs more
+    ("Suspension not allowed here"): such a picture is still written, whole, and reads back."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (512, 1024, 3), dtype=np.uint8)
+    out = write_image(noise, tmp_path / "noise.jpg")
+    assert out.stat().st_size > 2 * 512 * 1024  # more than Pillow's buffer: the case that failed
+    back = read_image(out).pixels[0].permute(1, 2, 0).numpy() * 255.0
+    assert back.shape == noise.shape and np.abs(back - noise).mean() < 12
+    assert _files(tmp_path) == ["noise.jpg"]
+
+
 # A 5x3 16-bit RGBA TIFF (deflate, predictor, XMP, ICC, Make, Software) written by pano's former hand-made
 # TIFF writer, before tifffile took over: files written before and after must read the same.
 _TIFF16_BEFORE = (
