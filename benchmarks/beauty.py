@@ -69,7 +69,7 @@ def time_training(folder: Path, device: torch.device, *, steps: int, warmup: int
 
 
 def time_data(folder: Path, *, batches: int, args) -> float:
-    from pano.filters.beauty import PhotoFolder, _StepBatches
+    from pano.filters.beauty.dataset import PhotoFolder, _StepBatches
     from pano.filters.conditions import ConditionSpec
 
     ds = PhotoFolder(folder, args.size, ConditionSpec(args.condition))

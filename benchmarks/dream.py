@@ -17,7 +17,6 @@ import contextlib
 import io
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile

@@ -60,7 +60,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     layers = sorted({c.split(":")[0] for c in args.candidates})
     net = load_backbone("efficientnet_lite0", layers=layers)
-    print(f"| photo | layer | step | corr 128x64 | colourfulness x | s |")
+    print("| photo | layer | step | corr 128x64 | colourfulness x | s |")
     print("|---|---|---|---|---|---|")
     for name in args.photos:
         src = load(DATA / name, args.width)

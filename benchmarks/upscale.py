@@ -39,7 +39,7 @@ SHARED = Path(os.environ.get("PANO_SHARED_DATA", ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 from pano.device import resolve_device  # noqa: E402
-from pano.filters.upscale import UpscaleFilter, upscale_tensor  # noqa: E402
+from pano.filters.upscale import UpscaleFilter  # noqa: E402
 from pano.models.sr import load_sr_model  # noqa: E402
 
 

@@ -35,13 +35,7 @@ from pano.errors import InputError
 from pano.filters.ascent import Batching, ascend, features, view_score
 from pano.filters.base import FilterInfo, ProgressFn
 from pano.filters.objectives import Objective, feature_direction, guide_dot, layer_activation, select_channels
-from pano.filters.parametrisation import (  # noqa: F401 - _SphereRender, _smoothed_padded: pano.filters.mirage uses them
-    FlatParametrisation,
-    SphereParametrisation,
-    _FlatTiles,
-    _smoothed_padded,
-    _SphereRender,
-)
+from pano.filters.parametrisation import FlatParametrisation, SphereParametrisation, smoothed_padded
 from pano.filters.settings import PRESETS, DreamSettings  # noqa: F401 - both are part of this module's API
 from pano.sphere.resize import resize_equirect
 from pano.sphere.seam import soften_wrap_seam
@@ -204,7 +198,7 @@ class DreamFilter:
         # leaves pixel-scale roughness in the cube map that the network never saw; carried up to the input's
         # size it shows as lines along the cube edges, where the faces' pixel grids meet (working size 512,
         # faces of 128 px, aframe_louvre at 1024x512: cube-edge measure 1.22 without this, 1.13 with it)
-        detail = _smoothed_padded(detail)[..., 1:-1, 1:-1]
+        detail = smoothed_padded(detail)[..., 1:-1, 1:-1]
         work_h = work_w // 2
         base_equi = SphereParametrisation.to_equirect(base, work_h, work_w)
         return base_equi + SphereParametrisation.to_equirect(detail, work_h, work_w), base_equi

@@ -37,7 +37,7 @@ from torch import Tensor
 from pano.device import autocast
 from pano.errors import InputError
 from pano.filters.base import FilterInfo, ProgressFn
-from pano.filters.dream import _SphereRender, _smoothed_padded
+from pano.filters.parametrisation import SphereViews, smoothed_padded
 from pano.filters.seeing import SEE_FOV, see_sphere, top_classes
 from pano.sphere.resize import resize_equirect
 from pano.sphere.cubemap import cubemap_to_equirect, equirect_to_cubemap, pad_cubemap, resize_cubemap
@@ -244,7 +244,7 @@ class MirageFilter:
         noise = torch.randn(base.shape, generator=gen).to(base)
         for _ in range(2):
             if base.dim() == 5:  # a cube map: smoothed across face edges too
-                noise = _smoothed_padded(noise)[..., 1:-1, 1:-1]
+                noise = smoothed_padded(noise)[..., 1:-1, 1:-1]
             else:
                 noise = F.avg_pool2d(F.pad(noise, (1, 1, 1, 1), mode="circular"), 3, stride=1)
         noise = noise / noise.std(dim=dims, keepdim=True).clamp_min(1e-6)
@@ -317,8 +317,8 @@ class MirageFilter:
             c_layout, c_rays, c_weight, c_face = self._class_geometry(f)
             mask_f = None if mask is None else equirect_to_cubemap(mask.to(equi), f, equiangular=True)
             with torch.no_grad():  # the original's style at this scale, a few rotations
-                padded = _smoothed_padded(base)
-                grams = [self._grams(_SphereRender(rot @ layout, rays, weight).views(padded, slice(None))) for rot in rots]
+                padded = smoothed_padded(base)
+                grams = [self._grams(SphereViews(rot @ layout, rays, weight).views(padded, slice(None))) for rot in rots]
                 wv = torch.cat([self._view_weights(mask_f, rot, layout, rays, weight) for rot in rots])
                 gram_targets = [
                     (torch.cat([g[i] for g in grams]) * wv[:, None, None]).sum(0) / wv.sum().clamp_min(1e-6)
@@ -341,9 +341,9 @@ class MirageFilter:
                 iteration += 1
                 rot = self._rotation(gen)
                 pick = torch.randperm(c_layout.shape[0], generator=gen)[:n_class].to(self.device)
-                style_views = _SphereRender(rot @ layout, rays, weight).views(_smoothed_padded(param), slice(None))
-                class_views = _SphereRender(rot @ c_layout[pick], c_rays, c_weight).views(
-                    _smoothed_padded(self._pooled(param, c_face)), slice(None)
+                style_views = SphereViews(rot @ layout, rays, weight).views(smoothed_padded(param), slice(None))
+                class_views = SphereViews(rot @ c_layout[pick], c_rays, c_weight).views(
+                    smoothed_padded(self._pooled(param, c_face)), slice(None)
                 )
                 losses, probs = self._losses(style_views, class_views, targets, pad_cubemap(param, 1, equiangular=True))
                 self._step(opt, param, losses, probs, iteration, total, (k, len(faces)), progress)
@@ -353,16 +353,16 @@ class MirageFilter:
 
     @staticmethod
     def _visible(cube: Tensor) -> Tensor:
-        """The cube map as the views saw it (the binomial prefilter of :func:`_smoothed_padded`). Adam's per-pixel
+        """The cube map as the views saw it (the binomial prefilter of :func:`smoothed_padded`). Adam's per-pixel
         steps leave pixel-level noise the views cannot see, hence the losses never remove; it is uneven along
         the cube's edges, where the faces' pixels meet, and would show there."""
-        return _smoothed_padded(cube)[..., 1:-1, 1:-1]
+        return smoothed_padded(cube)[..., 1:-1, 1:-1]
 
     def _view_weights(self, mask_cube: Tensor | None, rot: Tensor, layout: Tensor, rays: Tensor, weight: Tensor) -> Tensor:
         """Per view, the share of its (feathered) pixels that the sphere holds (1 for a full sphere)."""
         if mask_cube is None:
             return torch.ones(layout.shape[0], device=self.device)
-        m = _SphereRender(rot @ layout, rays, weight).views(_smoothed_padded(mask_cube.expand(-1, -1, 3, -1, -1)), slice(None))
+        m = SphereViews(rot @ layout, rays, weight).views(smoothed_padded(mask_cube.expand(-1, -1, 3, -1, -1)), slice(None))
         return (m[:, 0] * weight).sum(dim=(1, 2)) / weight.sum()
 
     # -- flat --------------------------------------------------------------------------------------

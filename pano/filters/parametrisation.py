@@ -81,13 +81,13 @@ class SphereParametrisation:
     def to_equirect(cube: Tensor, height: int, width: int) -> Tensor:
         return cubemap_to_equirect(cube, height, width, equiangular=True)
 
-    def render(self, gen: torch.Generator) -> "_SphereRender":
+    def render(self, gen: torch.Generator) -> "SphereViews":
         """This step's views: the view set in a fresh random rotation of the sphere."""
         rot = random_rotation(gen, self.orientation).to(self.layout.device)
-        return _SphereRender(rot @ self.layout, self.rays, self.weight)
+        return SphereViews(rot @ self.layout, self.rays, self.weight)
 
 
-def _smoothed_padded(cube: Tensor) -> Tensor:
+def smoothed_padded(cube: Tensor) -> Tensor:
     """The cube map padded by 1 px from its neighbours and lightly smoothed (3-tap binomial, across face
     edges too). Views sample the cube at its face-centre density, but an equi-angular cube is up to ~1.5x
     denser along face edges and at corners; without this prefilter the gradient gathered back would land
@@ -97,7 +97,7 @@ def _smoothed_padded(cube: Tensor) -> Tensor:
     return 0.25 * x[..., :-2, :] + 0.5 * x[..., 1:-1, :] + 0.25 * x[..., 2:, :]  # conv2d on CPU, forward and back
 
 
-class _SphereRender:
+class SphereViews:
     """Views of a cube map in a rotated frame; the gradient reaching the cube is feather-weighted."""
 
     def __init__(self, rotations: Tensor, rays: Tensor, weight: Tensor) -> None:
@@ -106,7 +106,7 @@ class _SphereRender:
         self.pixels = rays.shape[0] * rays.shape[1]  # per view
 
     def prepare(self, cube: Tensor) -> Tensor:
-        return _smoothed_padded(cube)
+        return smoothed_padded(cube)
 
     def views(self, padded: Tensor, index: slice) -> Tensor:
         dirs = torch.einsum("nij,hwj->nhwi", self.rotations[index], self.rays)
@@ -122,11 +122,11 @@ class FlatParametrisation:
     def __init__(self, hw: tuple[int, int], tile: int) -> None:
         self.hw, self.tile = hw, tile
 
-    def render(self, gen: torch.Generator) -> "_FlatTiles":
-        return _FlatTiles(self.hw, self.tile, gen)
+    def render(self, gen: torch.Generator) -> "FlatTiles":
+        return FlatTiles(self.hw, self.tile, gen)
 
 
-class _FlatTiles:
+class FlatTiles:
     """Tiles of a randomly shifted flat image (classic random-shift jitter), batched."""
 
     def __init__(self, hw: tuple[int, int], tile: int, gen: torch.Generator) -> None:

@@ -17,7 +17,7 @@ Every name is re-exported here: ``from pano.filters.beauty import BeautyFilter, 
 
 from __future__ import annotations
 
-from pano.filters.beauty.dataset import IMAGE_EXTENSIONS, LOAD_SCALE, PhotoFolder, _StepBatches
+from pano.filters.beauty.dataset import IMAGE_EXTENSIONS, LOAD_SCALE, PhotoFolder
 from pano.filters.beauty.filter import BeautyFilter
 from pano.filters.beauty.model_file import FORMAT, FORMAT_VERSION, META_KEY, BeautyModel, generate, load_model, save_model
 from pano.filters.beauty.training import (

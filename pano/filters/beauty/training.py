@@ -43,7 +43,6 @@ from pano.filters.beauty.model_file import (
     save_model,
 )
 from pano.filters.conditions import ConditionSpec, to_uint8
-from pano.io.atomic import atomic_output
 from pano.models.pix2pix import PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 __all__ = ["TrainConfig", "TrainResult", "TrainStart", "checkpoint_path", "l1_on_photos", "preview_folder", "train"]
