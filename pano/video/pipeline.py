@@ -34,7 +34,8 @@ from pano.io.atomic import atomic_output, check_output_path
 from pano.io.png import write_png
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
-from pano.video.coherence import BlendMode, Carry, Motion, blend, carry, estimate_motion
+from pano.sphere.resize import resize_equirect
+from pano.video.coherence import BlendMode, Carry, Motion, carry, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
 from pano.video.stereo import StereoEyes, carry_across, layer, with_disparity
@@ -168,10 +169,20 @@ class _EyeFilter:
         self.pass_seed = filt.info.takes_seed
         self.takes_init = filt.info.takes_init and self.scale == 1
 
-    def _tensor(self, rgb: np.ndarray | None = None, f32: np.ndarray | None = None) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(rgb if f32 is None else f32))
-        t = t.to(self.device, non_blocking=True).permute(2, 0, 1)[None]
-        return t.float() / 255.0 if f32 is None else t.float()
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        """A ``(H, W, 3)`` uint8 frame as ``(1, 3, H, W)`` float in ``[0, 1]`` on the filter's device."""
+        t = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device, non_blocking=True)
+        return t.permute(2, 0, 1)[None].float().div_(255.0)
+
+    def _carried(self, carried: Carry, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A carry on the filter's device at ``hw``: its image ``(1, 3, h, w)`` and confidence ``(1, 1, h, w)``,
+        resampled there as a sphere where its size is another (the carried output of a scaling filter)."""
+        both = np.concatenate([carried.warped, carried.confidence], axis=-1)  # one upload
+        t = torch.from_numpy(np.ascontiguousarray(both, dtype=np.float32)).to(self.device, non_blocking=True)
+        t = t.permute(2, 0, 1)[None]
+        if tuple(t.shape[-2:]) != tuple(hw):
+            t = resize_equirect(t, hw)
+        return t[:, :3], t[:, 3:].clamp(0, 1)
 
     def __call__(
         self,
@@ -182,7 +193,8 @@ class _EyeFilter:
         across: Carry | None = None,
     ) -> np.ndarray:
         """Filter ``cur``; ``across`` (stereo) is the other eye's output carried onto this eye, kept
-        fully where trusted and ahead of this eye's own previous output."""
+        fully where trusted and ahead of this eye's own previous output. The frame goes to the filter's
+        device once, the carries once each; the blends run there and the result comes back as uint8."""
         opts = self.options
         temporal = carry(motion, prev_out) if motion is not None and prev_out is not None else None
         carried = layer([(across, 1.0), (temporal, opts.blend)])  # confidence holds the blend weight
@@ -191,24 +203,21 @@ class _EyeFilter:
             kwargs["seed"] = opts.seed + index
         x = self._tensor(cur)
         if carried is not None and self.mode in ("init", "input", "both"):
-            h, w = cur.shape[:2]
-            warped = fit(carried.warped, (w, h))
-            conf = fit(carried.confidence[..., 0], (w, h))[..., None]
-            start = (1.0 - conf) * (cur.astype(np.float32) / 255.0) + conf * warped
+            warped, conf = self._carried(carried, x.shape[-2:])
+            start = torch.lerp(x, warped, conf)  # (1 - c)·frame + c·carried
             if self.mode == "init" or (self.mode == "both" and self.takes_init):
-                kwargs["init"] = self._tensor(f32=start)
+                kwargs["init"] = start
             else:
-                x = self._tensor(f32=start)
+                x = start
         torch.manual_seed(opts.seed + index)
         y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
         y = y.detach().float().clamp(0, 1)
-        out = (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
         # the other eye's output always goes into this one's (where trusted): that is the consistency
         out_carry = carried if self.mode in ("output", "both") else layer([(across, 1.0)])
         if out_carry is not None:
-            out_f = blend(out.astype(np.float32) / 255.0, out_carry, 1.0)
-            out = np.clip(out_f * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return out
+            warped, conf = self._carried(out_carry, y.shape[-2:])
+            y = torch.lerp(y, warped, conf)
+        return (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
 
 
 def process_video(
