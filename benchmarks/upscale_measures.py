@@ -29,7 +29,7 @@ from pano.filters.upscale import UpscaleFilter, upscale_tensor  # noqa: E402
 from pano.io.image import read_image  # noqa: E402
 from pano.metrics import TURN, cube_edge_ratio, pole_anisotropy, pole_minus_equator, wrap_seam_ratio  # noqa: E402
 from pano.sphere import rotate_equirect  # noqa: E402
-from pano.sphere.sampling import pad_sphere  # noqa: E402
+from pano.sphere.padding import pad_sphere  # noqa: E402
 from pano.models.sr import load_sr_model  # noqa: E402
 
 PHOTOS = ["vrview_petra", "aframe_louvre", "panolens_building", "pannellum_examplepano", "aframe_puydesancy"]

@@ -57,16 +57,15 @@ class VideoWorker:
     """The actor: a filter built on its device from a picklable factory, run over chunks with coherence."""
 
     def __init__(self, factory: Callable[[str], Any], options: Any, device: str, threads: int) -> None:
-        from pano.video.pipeline import _EyeFilter  # noqa: PLC0415
-
         from pano.errors import PanoError  # noqa: PLC0415
+        from pano.video.eye import EyeFilter  # noqa: PLC0415
 
         worker_setup(threads)
         self.options = options
         self.error: str | None = None
         try:
             self.filter = factory(device)
-            self.eye_filter = _EyeFilter(self.filter, options)
+            self.eye_filter = EyeFilter(self.filter, options.blend_mode, options.blend, options.seed)
         except PanoError as exc:  # reported by describe(), as one line on the driver
             self.error = exc.format_message()
 

@@ -52,7 +52,7 @@ from pano.device import is_out_of_memory, resolve_device, resolve_precision
 from pano.errors import DeviceError, InputError, ModelError
 from pano.filters.base import FLAT, FULL_SPHERE, Extent, FilterInfo, ProgressFn
 from pano.sphere.resize import resize_equirect
-from pano.sphere.sampling import pad_sphere
+from pano.sphere.padding import pad_sphere
 from pano.sphere.seam import soften_wrap_seam
 
 __all__ = [

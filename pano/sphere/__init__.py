@@ -14,7 +14,8 @@ _EXPORTS = by_module({
                             "face_rotations", "pad_cubemap", "sample_cubemap"),
     "pano.sphere.rotation": ("random_rotations", "rotation_matrix"),
     "pano.sphere.resize": ("resize_equirect",),
-    "pano.sphere.sampling": ("pad_equirect", "pad_sphere", "prefilter_equirect", "sample_equirect"),
+    "pano.sphere.padding": ("pad_equirect", "pad_sphere"),
+    "pano.sphere.sampling": ("prefilter_equirect", "sample_equirect"),
     "pano.sphere.views": ("equirect_to_views", "view_directions", "views_to_equirect"),
     "pano.sphere.partial": ("SphereGeometry", "crop_from_sphere", "is_two_to_one", "place_on_sphere"),
 })

@@ -5,7 +5,7 @@ the ends of the world and clamps there, which leaves a seam at ±180° whenever 
 clamps at the poles, where the rows beyond the top row are really the top rows half a turn away.
 :func:`resize_equirect` is a separable resampling (bicubic or bilinear, antialiased when shrinking, like
 ``F.interpolate(..., antialias=True)`` away from the borders) whose taps wrap around in longitude and cross
-the poles (:func:`pano.sphere.sampling.pad_sphere`'s convention). It works in bands, so the temporaries stay
+the poles (:func:`pano.sphere.padding.pad_sphere`'s convention). It works in bands, so the temporaries stay
 small next to the image even for 14000x7000 spheres.
 """
 
@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor
 
-from pano.sphere.sampling import pad_sphere
+from pano.sphere.padding import pad_sphere
 
 _BAND_ELEMENTS = 1 << 23  # elements per band of the temporaries (32 MB of float32)
 
@@ -106,7 +106,7 @@ def resize_equirect(
     """Resize an equirect ``(..., H, W)`` to ``size = (height, width)`` as a sphere.
 
     Columns wrap around ±180°, the rows beyond a pole are the rows next to it half a turn away (as
-    :func:`pano.sphere.sampling.pad_sphere`), and shrinking is antialiased (the kernel widens by the
+    :func:`pano.sphere.padding.pad_sphere`), and shrinking is antialiased (the kernel widens by the
     shrink factor, as ``F.interpolate(..., antialias=True)``). Away from the borders the result equals
     ``F.interpolate(equi, size, mode=mode, antialias=True, align_corners=False)``.
 

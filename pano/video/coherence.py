@@ -16,6 +16,7 @@ For each new frame:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -160,6 +161,34 @@ def blend(current: np.ndarray, carry: Carry, amount: float) -> np.ndarray:
     """
     w = carry.weight(amount)
     return (1.0 - w) * current + w * carry.warped
+
+
+def layer(carries: Iterable[tuple[Carry | None, float]]) -> Carry | None:
+    """Stack carried frames, the first one on top, into one carry to blend with amount 1.
+
+    Each ``(carry, amount)`` covers what the ones above left uncovered:
+    ``w_k = amount_k · confidence_k · Π_{j<k} (1 - w_j)``; the result's confidence is ``Σ w_k`` and
+    its image the ``w``-weighted mean, so ``blend(x, result, 1)`` is ``(1 - Σw)·x + Σ w_k·warped_k``.
+    Carries that are None are skipped; None when all are.
+    """
+    present = [(item, amount) for item, amount in carries if item is not None]
+    if len(present) == 1:
+        item, amount = present[0]
+        return Carry(warped=item.warped, confidence=np.float32(amount) * item.confidence)
+    total: np.ndarray | None = None
+    acc: np.ndarray | None = None
+    for item, amount in present:
+        w = np.float32(amount) * item.confidence
+        if total is None:
+            total, acc = w, w * item.warped
+        else:
+            w = w * (1.0 - total)
+            total = total + w
+            acc = acc + w * item.warped
+    if total is None or acc is None:
+        return None
+    warped = np.where(total > 1e-6, acc / np.maximum(total, 1e-6), 0.0).astype(np.float32)
+    return Carry(warped=warped, confidence=total.astype(np.float32))
 
 
 def flicker(frames: list[np.ndarray]) -> float:

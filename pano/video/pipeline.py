@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from pano.errors import InputError, OutputError
 from pano.filters.base import ProgressFn, SphereFilter
@@ -34,11 +33,11 @@ from pano.io.atomic import atomic_output, check_output_path
 from pano.io.png import write_png
 from pano.io.spherical import SphericalMetadata, write_spherical_metadata
 from pano.io.video import BackgroundWriter, Codec, Prefetch, VideoWriter, choose_codec
-from pano.sphere.resize import resize_equirect
-from pano.video.coherence import BlendMode, Carry, Motion, carry, estimate_motion
+from pano.video.coherence import Motion, estimate_motion
 from pano.video.flow import FlowMethod
 from pano.video.source import FrameSource, VideoSource, fit, join_eyes, split_eyes
-from pano.video.stereo import StereoEyes, carry_across, layer, with_disparity
+from pano.video.eye import EyeFilter
+from pano.video.stereo import StereoEyes, carry_across, with_disparity
 from pano.video.state import WorkDir, state_key, work_dir_for
 from pano.video.strength import StrengthCurve, mix, parse_keyframes
 from pano.video.timelapse import IMAGE_SUFFIXES, FolderSource, SortKey
@@ -137,89 +136,6 @@ def open_source(path: str | os.PathLike, options: VideoOptions) -> FrameSource:
     return VideoSource.open(path, options.every, options.width)
 
 
-def _resolve_mode(filt: SphereFilter, mode: str) -> BlendMode:
-    """``auto``: ``both`` for filters that declare ``takes_init`` (pano's dream and mirage), else ``output``
-    (map filters: upscale, beauty)."""
-    if mode != "auto":
-        if mode == "init" and not filt.info.takes_init:
-            raise InputError(f"filter {filt.info.name} takes no init image: use --blend-mode input or output")
-        return mode  # type: ignore[return-value]
-    return "both" if filt.info.takes_init and filt.info.scale == 1 else "output"
-
-
-def check_filter(filt: Any) -> None:
-    """A filter from elsewhere (``--filter module:factory``) must follow :class:`pano.filters.base.SphereFilter`:
-    ``info``, ``device``, ``params()`` and a call; refused in one line otherwise."""
-    missing = [name for name in ("info", "device", "params") if not hasattr(filt, name)]
-    if missing or not callable(filt):
-        what = missing[0] if missing else "__call__"
-        raise InputError(f"{type(filt).__name__} is not a sphere filter: it has no {what} (see pano.filters.base)")
-
-
-class _EyeFilter:
-    """Runs the filter on one eye with coherence; holds no state between calls."""
-
-    def __init__(self, filt: SphereFilter, options: VideoOptions) -> None:
-        self.filt = filt
-        self.options = options
-        check_filter(filt)
-        self.mode = _resolve_mode(filt, options.blend_mode)
-        self.scale = filt.info.scale
-        self.device = torch.device(filt.device)
-        self.pass_seed = filt.info.takes_seed
-        self.takes_init = filt.info.takes_init and self.scale == 1
-
-    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
-        """A ``(H, W, 3)`` uint8 frame as ``(1, 3, H, W)`` float in ``[0, 1]`` on the filter's device."""
-        t = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device, non_blocking=True)
-        return t.permute(2, 0, 1)[None].float().div_(255.0)
-
-    def _carried(self, carried: Carry, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A carry on the filter's device at ``hw``: its image ``(1, 3, h, w)`` and confidence ``(1, 1, h, w)``,
-        resampled there as a sphere where its size is another (the carried output of a scaling filter)."""
-        both = np.concatenate([carried.warped, carried.confidence], axis=-1)  # one upload
-        t = torch.from_numpy(np.ascontiguousarray(both, dtype=np.float32)).to(self.device, non_blocking=True)
-        t = t.permute(2, 0, 1)[None]
-        if tuple(t.shape[-2:]) != tuple(hw):
-            t = resize_equirect(t, hw)
-        return t[:, :3], t[:, 3:].clamp(0, 1)
-
-    def __call__(
-        self,
-        index: int,
-        cur: np.ndarray,
-        motion: Motion | None,
-        prev_out: np.ndarray | None,
-        across: Carry | None = None,
-    ) -> np.ndarray:
-        """Filter ``cur``; ``across`` (stereo) is the other eye's output carried onto this eye, kept
-        fully where trusted and ahead of this eye's own previous output. The frame goes to the filter's
-        device once, the carries once each; the blends run there and the result comes back as uint8."""
-        opts = self.options
-        temporal = carry(motion, prev_out) if motion is not None and prev_out is not None else None
-        carried = layer([(across, 1.0), (temporal, opts.blend)])  # confidence holds the blend weight
-        kwargs: dict[str, Any] = {}
-        if self.pass_seed:
-            kwargs["seed"] = opts.seed + index
-        x = self._tensor(cur)
-        if carried is not None and self.mode in ("init", "input", "both"):
-            warped, conf = self._carried(carried, x.shape[-2:])
-            start = torch.lerp(x, warped, conf)  # (1 - c)·frame + c·carried
-            if self.mode == "init" or (self.mode == "both" and self.takes_init):
-                kwargs["init"] = start
-            else:
-                x = start
-        torch.manual_seed(opts.seed + index)
-        y = self.filt(x, **kwargs)  # the filter owns its autograd mode (dream needs gradients)
-        y = y.detach().float().clamp(0, 1)
-        # the other eye's output always goes into this one's (where trusted): that is the consistency
-        out_carry = carried if self.mode in ("output", "both") else layer([(across, 1.0)])
-        if out_carry is not None:
-            warped, conf = self._carried(out_carry, y.shape[-2:])
-            y = torch.lerp(y, warped, conf)
-        return (y[0].permute(1, 2, 0) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-
-
 def process_video(
     input_path: str | os.PathLike,
     filt: SphereFilter,
@@ -280,7 +196,7 @@ def process_video(
         notes.append(f"audio dropped: an MP4 cannot hold {info.audio_codec} audio without re-encoding")
     curve = StrengthCurve(float(fps), total, options.fade_in_s, options.fade_out_s, keyframes)
     mode = filt.mode if engine is not None else None  # type: ignore[attr-defined]
-    eye_filter = _EyeFilter(filt, options) if engine is None else None
+    eye_filter = EyeFilter(filt, options.blend_mode, options.blend, options.seed) if engine is None else None
     if filt.info.checks_size:  # e.g. dream views too small for its model: refused before any frame
         filt.check_input_size(*source.eye_size)  # type: ignore[attr-defined]
 

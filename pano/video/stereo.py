@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from pano.video.coherence import Carry, Motion, estimate_motion
+from pano.video.eye import EyeFilter
 from pano.video.flow import FlowMethod, equirect_flow, resize_flow, warp_equirect
 
 #: ``consistent``: filter the left eye, carry it to the right along the disparity, finish the
@@ -79,34 +80,6 @@ def carry_across(disparity: Motion, left_out: np.ndarray) -> Carry:
     return Carry(warped=warped, confidence=np.clip(conf, 0.0, 1.0)[..., None])
 
 
-def layer(carries: Iterable[tuple[Carry | None, float]]) -> Carry | None:
-    """Stack carried frames, the first one on top, into one carry to blend with amount 1.
-
-    Each ``(carry, amount)`` covers what the ones above left uncovered:
-    ``w_k = amount_k · confidence_k · Π_{j<k} (1 - w_j)``; the result's confidence is ``Σ w_k`` and
-    its image the ``w``-weighted mean, so ``blend(x, result, 1)`` is ``(1 - Σw)·x + Σ w_k·warped_k``.
-    Carries that are None are skipped; None when all are.
-    """
-    present = [(item, amount) for item, amount in carries if item is not None]
-    if len(present) == 1:
-        item, amount = present[0]
-        return Carry(warped=item.warped, confidence=np.float32(amount) * item.confidence)
-    total: np.ndarray | None = None
-    acc: np.ndarray | None = None
-    for item, amount in present:
-        w = np.float32(amount) * item.confidence
-        if total is None:
-            total, acc = w, w * item.warped
-        else:
-            w = w * (1.0 - total)
-            total = total + w
-            acc = acc + w * item.warped
-    if total is None or acc is None:
-        return None
-    warped = np.where(total > 1e-6, acc / np.maximum(total, 1e-6), 0.0).astype(np.float32)
-    return Carry(warped=warped, confidence=total.astype(np.float32))
-
-
 def with_disparity(
     items: Iterable[tuple[list[np.ndarray], list[Motion] | None]],
     start: int,
@@ -143,9 +116,7 @@ def filter_stereo_pair(
     Returns:
         ``(left_out, right_out)``, uint8, the filter's output size.
     """
-    from pano.video.pipeline import VideoOptions, _EyeFilter  # noqa: PLC0415 - the pipeline imports this module
-
-    eye_filter = _EyeFilter(filt, VideoOptions(coherence=False, seed=seed))
+    eye_filter = EyeFilter(filt, seed=seed)
     left_out = eye_filter(0, left, None, None)
     across = carry_across(estimate_disparity(left, right, method), left_out) if eyes == "consistent" else None
     return left_out, eye_filter(0, right, None, None, across)
@@ -203,7 +174,6 @@ __all__ = [
     "change_per_eye",
     "estimate_disparity",
     "filter_stereo_pair",
-    "layer",
     "stereo_mismatch",
     "with_disparity",
 ]

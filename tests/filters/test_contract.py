@@ -83,7 +83,7 @@ def test_every_registered_filter_builds_from_pickled_settings_in_a_fresh_process
 
 
 def test_capabilities_are_declared_and_the_pipeline_reads_only_them():
-    from pano.video.pipeline import VideoOptions, _EyeFilter
+    from pano.video.eye import EyeFilter
 
     from pano.filters.base import FilterInfo
 
@@ -98,14 +98,14 @@ def test_capabilities_are_declared_and_the_pipeline_reads_only_them():
         def params(self):
             return {}
 
-    eye = _EyeFilter(Quiet(), VideoOptions())
+    eye = EyeFilter(Quiet())
     assert eye.mode == "output" and not eye.takes_init and not eye.pass_seed
     from pano.filters.dream import DreamFilter
     from pano.filters.upscale import UpscaleFilter
 
     assert DreamFilter.info.takes_init and DreamFilter.info.takes_seed and DreamFilter.info.supports_flat
     with pytest.raises(Exception, match="has no device"):
-        _EyeFilter(type("NoDevice", (), {"info": FilterInfo("x"), "params": lambda self: {}, "__call__": lambda self, e: e})(), VideoOptions())
+        EyeFilter(type("NoDevice", (), {"info": FilterInfo("x"), "params": lambda self: {}, "__call__": lambda self, e: e})())
     assert "takes_extent" in {f.name for f in fields(FilterInfo)} and UpscaleFilter.__call__.__kwdefaults__["extent"] is None
 
 

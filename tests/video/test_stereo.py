@@ -22,7 +22,8 @@ from pano.video.coherence import Carry, flicker
 from pano.video.flow import resize_flow
 from pano.video.pipeline import VideoOptions, process_video
 from pano.video.source import join_eyes, split_eyes
-from pano.video.stereo import change_per_eye, estimate_disparity, layer, stereo_mismatch
+from pano.video.coherence import layer
+from pano.video.stereo import change_per_eye, estimate_disparity, stereo_mismatch
 
 FAST = dict(preset="ultrafast")
 EYE_W = 256  # eyes of the synthetic clip; the dream works at half that and is upsampled, as at real sizes
