@@ -600,9 +600,11 @@ def test_stereo_video_has_no_line_at_the_horizon(browser, stereo_server: ViewerS
     try:
         p.open("item=2&yaw=0&pitch=0&fov=60")
         page = p.page
-        page.wait_for_function("panoViewer.video && panoViewer.video.readyState >= 2", timeout=20000)
+        # the page's own signals, with room for a loaded machine (a software-decoded seek took over 30 s under load)
+        page.wait_for_function("panoViewer.video && panoViewer.video.readyState >= 2", timeout=90000)
         page.evaluate("panoViewer.video.pause(); panoViewer.video.currentTime = 4")
-        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 4) < 0.05 && !panoViewer.video.seeking && panoViewer.video.readyState >= 2")
+        page.wait_for_function("Math.abs(panoViewer.video.currentTime - 4) < 0.05 && !panoViewer.video.seeking && panoViewer.video.readyState >= 2",
+                               timeout=90000)
         page.wait_for_timeout(150)  # the decoded frame reaches the texture on the next frame callback
         for yaw in (0, 120, -120):
             p.look(yaw, 0, 60)
