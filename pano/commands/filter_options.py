@@ -37,6 +37,8 @@ NOT_SETTINGS = {
     "images", "inputs", "input", "output", "overwrite", "device", "ray", "workers", "quiet", "full_sphere",
     "max_pixels", "upscale", "stereo", "side_by_side", "print_every", "k", "json_log",
 }  # fmt: skip
+#: Settings a video never takes: its frames are spheres (``--flat`` is for ordinary photos).
+NOT_FOR_VIDEO = {"flat"}
 
 
 def filter_command(name: str) -> click.Command:
@@ -63,12 +65,13 @@ def settings_options(name: str, args: list[str]) -> dict[str, Any]:
     ``{"steps": 8, "orientation": "upright"}``.
 
     Raises:
-        click.UsageError: an option the command does not have, a stray value, or a value it refuses (one line,
-            naming the command: ``pano dream``).
+        click.UsageError: an option the command does not have (or that a video cannot take: ``--flat``), a stray
+            value, or a value it refuses (one line, naming the command: ``pano dream``).
     """
     command = filter_command(name)
     _, _, path = FILTER_COMMANDS[name]
-    options = [p for p in command.params if isinstance(p, click.Option) and p.name not in NOT_SETTINGS]
+    skip = NOT_SETTINGS | NOT_FOR_VIDEO
+    options = [p for p in command.params if isinstance(p, click.Option) and p.name not in skip]
     parser = click.Command(path, params=options, add_help_option=False)
     ctx = parser.make_context(path, list(args))
     given = {k: v for k, v in ctx.params.items() if ctx.get_parameter_source(k) is ParameterSource.COMMANDLINE}
