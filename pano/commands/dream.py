@@ -40,8 +40,10 @@ class ChannelList(click.ParamType):
             out: list[int] = []
             for part in str(value).split(","):
                 if "-" in part:
-                    a, b = part.split("-")
-                    out.extend(range(int(a), int(b) + 1))
+                    a, b = (int(n) for n in part.split("-"))
+                    if b < a:
+                        raise ValueError(part)
+                    out.extend(range(a, b + 1))
                 elif part:
                     out.append(int(part))
             return tuple(out) or None

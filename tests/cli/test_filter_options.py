@@ -22,6 +22,7 @@ def test_video_takes_a_filters_options_as_its_command_declares_them():
                               ("upscale", ["--scale", "5"], "'5' is not one of '2', '3', '4'"),
                               ("dream", ["--output", "x.jpg"], "No such option '--output'"),  # a command option, no setting
                               ("upscale", ["--flat"], "No such option '--flat'"),  # a video's frames are spheres
+                              ("dream", ["--channels", "7-5"], "use channel numbers like 3,17,40-45"),  # not an empty set
                               ("dream", ["--steps", "3", "stray"], "unexpected extra argument")]:
         with pytest.raises(click.UsageError) as exc:
             settings_options(kind, args)
