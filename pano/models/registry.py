@@ -397,18 +397,24 @@ def _vgg_spec(depth: int) -> BackboneSpec:
 
 def _build_registry() -> dict[str, BackboneSpec]:
     specs = [
-        _lite_spec(0),
-        _lite_spec(1),
-        _lite_spec(2),
         _googlenet_spec(),
         _inception_v3_spec(),
         _vgg_spec(16),
         _vgg_spec(19),
     ]
-    return {spec.id: spec for spec in specs}
+    return {**_lite_registry(), **{spec.id: spec for spec in specs}}
 
 
 _REGISTRY: dict[str, BackboneSpec] | None = None
+_LITE: dict[str, BackboneSpec] | None = None
+
+
+def _lite_registry() -> dict[str, BackboneSpec]:
+    """The EfficientNet-Lite specs alone: pano's own code, no torchvision (whose import takes 1.5 s)."""
+    global _LITE
+    if _LITE is None:
+        _LITE = {spec.id: spec for spec in (_lite_spec(0), _lite_spec(1), _lite_spec(2))}
+    return _LITE
 
 
 def _registry() -> dict[str, BackboneSpec]:
@@ -437,6 +443,8 @@ BACKBONES: Mapping[str, BackboneSpec] = _Backbones()
 
 def get_spec(model_id: str) -> BackboneSpec:
     """The spec of ``model_id``; :class:`ModelError` naming the known ids otherwise."""
+    if model_id in _lite_registry():  # the default and its siblings: torchvision stays unloaded
+        return _lite_registry()[model_id]
     try:
         return _registry()[model_id]
     except KeyError:

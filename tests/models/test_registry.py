@@ -97,3 +97,26 @@ def test_optional_lite_variants(model_id: str, monkeypatch) -> None:
     backbone = load_backbone(model_id)  # installed: the package's weights fit the architecture exactly
     with torch.no_grad():
         assert backbone.logits(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_a_dream_with_the_embedded_model_never_imports_torchvision() -> None:
+    """torchvision is only the other backbones' and the class names' (pano see, mirage): importing it costs a
+    dream 1.5 s of start-up for nothing. A fresh process builds the default dream and runs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from pano.filters.factory import build_filter\n"
+        "from pano.filters.settings import DreamSettings\n"
+        "from pano.models.registry import BACKBONES, get_spec\n"
+        "assert get_spec('efficientnet_lite0').id == 'efficientnet_lite0'\n"
+        "filt = build_filter(DreamSettings(size=128, octaves=1, steps=1), 'cpu')\n"
+        "out = filt(torch.rand(1, 3, 64, 128))\n"
+        "assert out.shape == (1, 3, 64, 128)\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+        "assert list(BACKBONES)[:4] == ['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2', 'googlenet']\n"
+        "assert 'torchvision' in sys.modules  # the whole registry does need it\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
