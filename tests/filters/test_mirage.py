@@ -6,16 +6,13 @@ photosphere, flat photo) and pano video --filter mirage."""
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
-from click.testing import CliRunner
 from PIL import Image
 
-from pano.cli import cli
 from pano.filters.dream import DreamFilter, DreamSettings
 from pano.filters.mirage import MirageFilter, MirageSettings
 from pano.filters.seeing import see_sphere
@@ -25,6 +22,7 @@ from pano.models.backbones import load_backbone
 from pano.models.classifier import load_classifier
 from pano.sphere.rotation import rotation_matrix
 
+from tests._cli import run_pano_here as run_pano  # in this process: the entry point has its own tests
 from tests._spheres import sphere_and_turned_from
 
 # 256x128, one scale (cube faces of 64 px, views of 116 px), 30 iterations: small enough for a CPU test
@@ -142,16 +140,6 @@ def test_reports_carry_iteration_losses_and_classes(runs):
     r = reports[-1]
     assert r["total"] == 30 and set(r["losses"]) >= {"content", "style 1", "tv", "total"} and len(r["top"]) == 3
     assert len(runs["filter"].history) == 30
-
-
-def run_pano(*args) -> subprocess.CompletedProcess:
-    """``pano ARGS`` in this process (pano's standalone error handling included: one line, exit 2), as a
-    finished process: returncode, stdout, stderr. A fresh process is not what these tests are about (the
-    installed entry point has its own tests), and in-process they skip torch's import and the model load."""
-    result = CliRunner().invoke(cli, list(map(str, args)), prog_name="pano")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return subprocess.CompletedProcess(["pano", *map(str, args)], result.exit_code, result.stdout, result.stderr)
 
 
 QUICK = ["--size", "128", "--scales", "1", "--steps", "2", "--device", "cpu"]
