@@ -12,6 +12,7 @@ from PIL import Image
 
 from pano.commands.mirage import MirageJob
 from pano.filters.mirage import MirageSettings
+from tests._cli import run_pano_here
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +53,5 @@ def test_cli_ray_gives_the_single_process_bytes(ray_local, photos, tmp_path):
     assert "2 cpu workers" in r.stderr and "2/2" in r.stderr
     for p in photos:
         assert (tmp_path / "out" / f"{p.stem}_mirage.jpg").read_bytes() == single[p.name], p.name
-    bad = subprocess.run(
-        [sys.executable, "-m", "pano", "mirage", *map(str, photos), "--json-log", str(tmp_path / "log.jsonl"), "-o", str(tmp_path / "o2")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    bad = run_pano_here("mirage", *photos, "--json-log", tmp_path / "log.jsonl", "-o", tmp_path / "o2")  # refused before any work: no process needed
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "log.jsonl").exists()

@@ -29,6 +29,7 @@ from pano.models.backbones import load_backbone
 from pano.models.registry import get_spec
 from pano.sphere.resize import resize_equirect
 
+from tests._cli import run_pano_here
 from tests._spheres import sphere_and_turned_from
 
 # real photos at 1024x512, 3 octaves of 5 steps: the pole measure is statistical (rings of a 90° view), so the
@@ -273,7 +274,7 @@ def test_cli_partial_photosphere_keeps_size_and_gpano(tmp_path, photosphere_dir)
     g_in, g_out = read_sphere_geometry(src), read_sphere_geometry(out)
     for key in ("full_width", "full_height", "crop_left", "crop_top", "crop_width", "crop_height"):
         assert getattr(g_out, key) == getattr(g_in, key), key
-    info = json.loads(run_pano("info", out, "--json").stdout)
+    info = json.loads(run_pano_here("info", out, "--json").stdout)
     assert info["kind"] == "partial"
 
 
@@ -288,15 +289,16 @@ def test_cli_end_to_end_default_name_params_and_errors(tmp_path, equirect_dir):
     xmp = Image.open(out).info.get("xmp", b"")
     xmp = xmp.decode() if isinstance(xmp, bytes) else xmp
     assert "pano:Params" in xmp and "GPano" in xmp and "&quot;seed&quot;: 5" in xmp
-    # the same command again: refuses to overwrite, one line, exit 2, no traceback
-    again = run_pano("dream", src, "--size", "256", "--octaves", "2", "--steps", "2")
+    # the same command again: refuses to overwrite, one line, exit 2, no traceback (these refusals in this
+    # process, through the same standalone error handling: an exception would be raised here)
+    again = run_pano_here("dream", src, "--size", "256", "--octaves", "2", "--steps", "2")
     assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
-    bad_layer = run_pano("dream", src, "-o", tmp_path / "x.jpg", "--layer", "nope")
+    bad_layer = run_pano_here("dream", src, "-o", tmp_path / "x.jpg", "--layer", "nope")
     assert bad_layer.returncode == 2 and len(bad_layer.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.jpg").exists()
     flat = tmp_path / "photo.jpg"
     Image.open(equirect_dir / "vrview_petra.jpg").resize((300, 200)).save(flat)
-    not_sphere = run_pano("dream", flat)
+    not_sphere = run_pano_here("dream", flat)
     assert not_sphere.returncode == 2 and "--flat" in not_sphere.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "sphere.jpg", "sphere_dream.jpg"]
 
@@ -319,7 +321,7 @@ def test_cli_dream_then_upscale_sphere_and_flat_photo(tmp_path, equirect_dir):
     photo[:, :32], photo[:, 64:] = 0.05, 0.95  # dark left edge, bright right edge
     flat = tmp_path / "photo.png"
     Image.fromarray((photo * 255).round().astype(np.uint8)).save(flat)
-    r = run_pano("dream", flat, "--flat", *quick)
+    r = run_pano_here("dream", flat, "--flat", *quick)  # the entry point ran above: this one in this process
     assert r.returncode == 0, r.stderr
     result = np.asarray(Image.open(tmp_path / "photo_dream.png").convert("RGB"), np.float32) / 255
     assert result.shape == (128, 192, 3)

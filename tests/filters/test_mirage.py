@@ -6,8 +6,6 @@ photosphere, flat photo) and pano video --filter mirage."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -24,6 +22,7 @@ from pano.models.backbones import load_backbone
 from pano.models.classifier import load_classifier
 from pano.sphere.rotation import rotation_matrix
 
+from tests._cli import run_pano_here as run_pano  # in this process: the entry point has its own tests
 from tests._spheres import sphere_and_turned_from
 
 # 256x128, one scale (cube faces of 64 px, views of 116 px), 30 iterations: small enough for a CPU test
@@ -141,10 +140,6 @@ def test_reports_carry_iteration_losses_and_classes(runs):
     r = reports[-1]
     assert r["total"] == 30 and set(r["losses"]) >= {"content", "style 1", "tv", "total"} and len(r["top"]) == 3
     assert len(runs["filter"].history) == 30
-
-
-def run_pano(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pano", *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
 QUICK = ["--size", "128", "--scales", "1", "--steps", "2", "--device", "cpu"]

@@ -4,8 +4,6 @@ classifier with its labels file, and the command line."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,6 +14,8 @@ from pano.io.image import load_sphere, read_image
 from pano.models.classifier import load_classifier, read_labels
 from pano.models.imagenet import IMAGENET_CLASSES
 from pano.models.weights import save_state_dict_file
+
+from tests._cli import run_pano_here as run_pano  # in this process: the entry point has its own tests
 
 # what pano see gave on the shared photos at 1024x512 (README "pano see"): petra cliff / cliff dwelling /
 # monastery, louvre palace, taj mahal mosque / bell cote; a test accepts any of these neighbours
@@ -28,10 +28,6 @@ PLAUSIBLE = {
 @pytest.fixture(scope="module")
 def classifier():
     return load_classifier("efficientnet_lite0")
-
-
-def run_pano(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pano", *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("name", sorted(PLAUSIBLE))
