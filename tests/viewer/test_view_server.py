@@ -423,7 +423,10 @@ def test_connections_are_bounded_and_slow_clients_dropped(folder: Path) -> None:
     with ViewerServer(build_gallery([folder]), port=0, max_connections=4, header_timeout=1.5) as srv:
         idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(4)]
         try:
-            time.sleep(0.2)  # the server has accepted all four
+            deadline = time.monotonic() + 60  # until the server has accepted all four (its slots are taken)
+            while srv._httpd.slots._value > 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert srv._httpd.slots._value == 0, "the server did not accept the four connections"
             extra = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
             with extra:
                 extra.sendall(f"GET /manifest.json HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
