@@ -60,7 +60,7 @@ class Page:
 
     def open(self, hash_: str) -> None:
         self.page.goto(f"{self.base}/#{hash_}")
-        self.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=120_000)
+        self.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
         self.frame()
 
     def frame(self) -> None:
@@ -155,7 +155,7 @@ def test_crossfade_slider(tab: Page) -> None:
     assert_color(tab.center(), half, what="mix 0.5")
     tab.page.wait_for_function("location.hash.endsWith('&mix=0.5')")  # the crossfade is in the URL too
     tab.page.reload()
-    tab.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=120_000)
+    tab.page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
     assert tab.page.evaluate("[panoViewer.state.index, panoViewer.state.mix, panoViewer.state.fov]") == [ITEM_SPHERE, 0.5, 30]
     tab.page.focus("#mix")
     tab.page.keyboard.press("Home")
@@ -217,7 +217,7 @@ def test_video_plays_and_seeks(tab: Page) -> None:
     if page.evaluate("panoViewer.video.paused"):
         page.click("#play")  # autoplay may be refused; a click is a user gesture
     t0 = page.evaluate("panoViewer.video.currentTime")
-    page.wait_for_function(f"!panoViewer.video.paused && panoViewer.video.currentTime > {t0} + 0.25", timeout=60_000)
+    page.wait_for_function(f"!panoViewer.video.paused && panoViewer.video.currentTime > {t0} + 0.25", timeout=15000)
     page.click("#play")
     page.wait_for_function("panoViewer.video.paused")
     for fraction, color in [(0.75, BLUE), (0.25, RED)]:  # red for the first second, blue for the second
@@ -394,7 +394,7 @@ def test_xr_start_that_never_settles_times_out_with_a_message(browser, server) -
         page.wait_for_function("window.__xr.hanging === true")
         assert page.evaluate("document.getElementById('message').hidden && !window.__xr.ended")  # not given up yet
         page.clock.fast_forward(10_000)
-        page.wait_for_function("!document.getElementById('message').hidden && window.__xr.ended", timeout=60_000)
+        page.wait_for_function("!document.getElementById('message').hidden && window.__xr.ended", timeout=20000)
         text = page.inner_text("#message")
         assert text.startswith("Cannot start VR:") and "ready for VR" in text and "10 s" in text
         assert page.inner_text("#vr") == "Enter VR" and not page.evaluate("panoViewer.state.xr")
@@ -433,7 +433,7 @@ def test_phone_orientation_drives_the_view(browser, server) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(f"{server.url}#item={ITEM_SPHERE}&yaw=30&pitch=0&fov=60")
-        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=120_000)
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
         page.wait_for_selector("#gyro", state="visible")
         page.tap("#gyro")
         page.wait_for_selector("#gyro.on")  # on once the listener is attached (after the permission answer)
@@ -509,7 +509,7 @@ def test_real_photospheres(browser, real_server: ViewerServer) -> None:
         p.page.wait_for_function("panoViewer.state.index === 1 && panoViewer.state.ready && panoViewer.tiles", timeout=300_000)
         for yaw, pitch in [(0, 0), (100, 8), (-150, -12)]:  # inside the band: the photo, at its true place
             p.look(yaw, pitch, fov)
-            p.page.wait_for_function("panoViewer.tiles.missing === 0", timeout=180_000)
+            p.page.wait_for_function("panoViewer.tiles.missing === 0", timeout=60_000)
             p.frame()
             shown = p.pixels()[H // 2 - half_px : H // 2 + half_px + 1, W // 2 - half_px : W // 2 + half_px + 1]
             expected = source_patch_mean(partial, geometry.placement, yaw, pitch, half_deg)
@@ -692,7 +692,7 @@ def test_pose_applied_home_and_view_in_the_url(browser, posed_server: ViewerServ
         page.keyboard.press("ArrowRight")
         page.wait_for_function("location.hash === '#item=0&yaw=45&pitch=5&fov=70'")
         page.reload()  # the URL keeps the view
-        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=120_000)
+        page.wait_for_function("window.panoViewer && panoViewer.state.ready", timeout=20000)
         assert page.evaluate("[panoViewer.state.index, panoViewer.state.yaw, panoViewer.state.pitch, panoViewer.state.fov]") == [0, 45, 5, 70]
         assert p.errors == [], f"console errors: {p.errors}"
     finally:

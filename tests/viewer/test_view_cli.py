@@ -85,7 +85,7 @@ class Running:
         for line in self.proc.stdout:
             self.lines.put(line)
 
-    def wait_for(self, prefix: str, timeout: float = 180) -> str:
+    def wait_for(self, prefix: str, timeout: float = 60) -> str:
         while True:
             try:
                 line = self.lines.get(timeout=timeout)
@@ -119,7 +119,7 @@ def test_serves_and_stops_on_ctrl_c(sphere: Path) -> None:
         assert run.wait_for("Quest over USB") == (
             f"Quest over USB: adb reverse tcp:{port} tcp:{port}, then open http://localhost:{port}/ in the headset"
         )
-        with urllib.request.urlopen(url + "manifest.json", timeout=120) as r:
+        with urllib.request.urlopen(url + "manifest.json", timeout=10) as r:
             items = json.load(r)["items"]
         assert [(i["a"]["name"], i["b"]["name"]) for i in items] == [("s.jpg", "s_dream.jpg")]
     finally:
@@ -165,7 +165,7 @@ def test_second_view_reuses_the_tile_cache(tmp_path: Path) -> None:
         run = Running([str(photos / "big.jpg"), "--port", "0"], env={"XDG_CACHE_HOME": str(cache)})
         try:
             url = run.wait_for("open ").split()[1]
-            with urllib.request.urlopen(url + "manifest.json", timeout=120) as r:
+            with urllib.request.urlopen(url + "manifest.json", timeout=10) as r:
                 assert json.load(r)["items"][0]["a"]["tiles"] == "/tiles/0/"
             with urllib.request.urlopen(url + "tiles/0/2/0/1_1.jpg", timeout=300) as r:
                 return r.read()
