@@ -19,6 +19,7 @@ vgg16, vgg19           torchvision URL -> torch hub cache              conv4_3 (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,23 +406,16 @@ def _build_registry() -> dict[str, BackboneSpec]:
     return {**_lite_registry(), **{spec.id: spec for spec in specs}}
 
 
-_REGISTRY: dict[str, BackboneSpec] | None = None
-_LITE: dict[str, BackboneSpec] | None = None
-
-
+@functools.cache
 def _lite_registry() -> dict[str, BackboneSpec]:
     """The EfficientNet-Lite specs alone: pano's own code, no torchvision (whose import takes 1.5 s)."""
-    global _LITE
-    if _LITE is None:
-        _LITE = {spec.id: spec for spec in (_lite_spec(0), _lite_spec(1), _lite_spec(2))}
-    return _LITE
+    return {spec.id: spec for spec in (_lite_spec(0), _lite_spec(1), _lite_spec(2))}
 
 
+@functools.cache
 def _registry() -> dict[str, BackboneSpec]:
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = _build_registry()
-    return _REGISTRY
+    """Every spec, built once."""
+    return _build_registry()
 
 
 class _Backbones(Mapping[str, BackboneSpec]):
