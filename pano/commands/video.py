@@ -251,12 +251,11 @@ def video(  # noqa: PLR0913 - one parameter per option, as click passes them
         raise InputError(f"unknown filter {filter_name!r}: use {', '.join(FILTERS[:-1])} or {FILTERS[-1]}")
     else:
         filter_options = settings_options(filter_name, list(ctx.args))
-    if model is not None:
-        filter_options["model"] = model
-    if ":" not in filter_name:
         filter_options.setdefault("device", device)
         if filter_name in ("dream", "mirage"):
             filter_options.setdefault("seed", seed)  # the filter's own random rotations
+    if model is not None:
+        filter_options["model"] = model
     from pano.device import resolve_device  # noqa: PLC0415
 
     resolve_device(str(filter_options.get("device", device)))
